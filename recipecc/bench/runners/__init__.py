@@ -1,0 +1,1 @@
+"""Benchmark runners, one per inference runtime; each runs in its backend's worker process."""

@@ -1,0 +1,124 @@
+"""Execute a plan: run each pass in its backend's worker (or take it from the cache), then benchmark and report.
+
+This is the only module that sees every stage; the CLI and the tests call :func:`run_recipe`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from recipecc.bench.results import assemble_results
+from recipecc.passes.base import PassContext
+from recipecc.plan import ArtifactCache, Plan, build_plan
+from recipecc.plan.registry import BACKEND_EXTRAS, PASSES
+from recipecc.recipe.catalog import RUNTIMES
+from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.schema import RecipeConfig
+from recipecc.worker import BackendWorkers
+
+__all__ = ["RunOutcome", "execute_plan", "run_recipe"]
+
+log = logging.getLogger(__name__)
+#: devices this host can measure on; other targets are planned but not run here
+HOST_DEVICES = ("cpu",)
+
+
+@dataclass
+class RunOutcome:
+    plan: Plan
+    results: dict[str, Any]
+    run_dir: Path
+    reports: dict[str, Path]
+    executed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+
+
+def _check_runnable(recipe: RecipeConfig) -> None:
+    runtime = RUNTIMES[recipe.target.runtime]
+    if runtime.device not in HOST_DEVICES:
+        raise RecipeError(
+            f"target '{recipe.target.name}' runs on a {runtime.device} device ({runtime.name}) and this host has "
+            f"none: `recipecc plan` works for it, `run` needs the device",
+            key="target",
+            value=recipe.target.name,
+            valid="a target whose device is the host CPU, e.g. target=host",
+        )
+
+
+def _missing_backend(backend: str) -> str | None:
+    if backend == "paddle":
+        from importlib.util import find_spec
+
+        if find_spec("paddle") is None or find_spec("paddleslim") is None:
+            return f"the paddle backend is not installed: pip install -e '.[{BACKEND_EXTRAS[backend]}]'"
+    return None
+
+
+def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log."""
+    console = console or Console(stderr=True)
+    cache = ArtifactCache(plan.cache_root)
+    cache.root.mkdir(parents=True, exist_ok=True)
+    for stale in cache.clean_stale():
+        log.info("removed an unfinished artifact of an interrupted run: %s", stale)
+    outputs: dict[str, dict[str, Any]] = {}
+    pass_log: list[dict[str, Any]] = []
+    total = len(plan.nodes)
+    with BackendWorkers() as workers:
+        for index, node in enumerate(plan.nodes, 1):
+            spec = PASSES[node.pass_name]
+            label = f"[{index}/{total}] {node.id:<18} {node.pass_name:<16}"
+            if cache.has(node.key):
+                outputs[node.id] = cache.meta(node.key)
+                console.print(f"{label} [green]cached[/] {node.key[:12]}")
+                pass_log.append({"node": node.id, "pass": node.pass_name, "key": node.key, "cached": True})
+                continue
+            missing = _missing_backend(spec.backend)
+            if missing:
+                raise RecipeError(f"pass '{node.id}' needs {missing}", key="target", value=plan.target_name)
+            where = "in process" if spec.backend == "local" else f"{spec.backend} worker"
+            console.print(f"{label} [yellow]running[/] ({where})")
+            tmp = cache.begin(node.key)
+            ctx = PassContext(
+                node_id=node.id,
+                params=dict(node.params),
+                inputs={name: cache.path(plan.node(src).key) for name, src in node.inputs.items()},
+                out_dir=tmp,
+            )
+            started = time.perf_counter()
+            try:
+                meta = workers.run(spec.backend, spec.entry, ctx)
+            except BaseException:
+                cache.abandon(tmp)
+                raise
+            seconds = time.perf_counter() - started
+            meta = {**meta, "pass": node.pass_name, "node": node.id, "key": node.key, "seconds": seconds}
+            cache.commit(tmp, node.key, meta)
+            outputs[node.id] = meta
+            pass_log.append(
+                {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "seconds": seconds}
+            )
+            console.print(f"{label} [bold green]done[/] in {seconds:.1f} s")
+    return outputs, pass_log
+
+
+def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = None) -> RunOutcome:
+    """Plan, execute, benchmark and report one recipe into ``run_dir``."""
+    from recipecc.report import render_reports
+
+    console = console or Console(stderr=True)
+    plan = build_plan(recipe)
+    _check_runnable(recipe)
+    outputs, pass_log = execute_plan(plan, console)
+    results = assemble_results(plan, outputs, asdict(recipe), pass_log)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reports = render_reports(results, outputs, run_dir)
+    executed = [entry["node"] for entry in pass_log if not entry["cached"]]
+    cached = [entry["node"] for entry in pass_log if entry["cached"]]
+    return RunOutcome(plan, results, run_dir, reports, executed, cached)

@@ -1,0 +1,68 @@
+"""What every pass receives and may use: its parameters, its input artifacts, its output folder, a progress bar.
+
+Kept free of any framework import: it is loaded in the compiler process and in every backend worker.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PassContext", "PassFailure", "progress", "read_artifact"]
+
+
+class PassFailure(Exception):
+    """A pass could not do its job for a reason the user can act on (the message says which)."""
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """One pass invocation. Inputs are finished cache entries; the pass writes only into ``out_dir``."""
+
+    node_id: str
+    params: Mapping[str, Any]
+    inputs: Mapping[str, Path]
+    out_dir: Path
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def input(self, name: str) -> Path:
+        try:
+            return self.inputs[name]
+        except KeyError:
+            raise PassFailure(f"pass '{self.node_id}' needs an input named '{name}'") from None
+
+
+def read_artifact(folder: Path) -> dict[str, Any]:
+    """The metadata a finished upstream pass recorded (``artifact.json``)."""
+    data: dict[str, Any] = json.loads((folder / "artifact.json").read_text())
+    return data
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr (workers share the terminal); yields ``advance(n, status=None)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(file=sys.stderr)
+    columns = (
+        TextColumn("  [cyan]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, console=console, transient=False, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total, status="")
+
+        def advance(n: int = 1, status: str | None = None) -> None:
+            if status is not None:
+                bar.update(task, status=status)
+            bar.advance(task, n)
+
+        yield advance

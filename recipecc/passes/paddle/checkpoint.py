@@ -1,0 +1,75 @@
+"""Dygraph checkpoints, including pruned ones.
+
+A pruned network no longer matches its architecture's constructor, so a pruned checkpoint also keeps the
+weights it was pruned from and the per-layer ratios: loading rebuilds the architecture, loads those weights,
+re-applies the same (deterministic, norm-based) pruning to get the same shapes, then loads the pruned weights.
+"""
+
+from __future__ import annotations
+
+import zlib  # noqa: F401  - before paddle
+from pathlib import Path
+from typing import Any
+
+import paddle
+from paddle import nn
+
+from recipecc.passes.base import read_artifact
+from recipecc.passes.paddle.models import build_model
+
+__all__ = ["apply_pruning", "load_model", "model_spec", "save_model"]
+
+WEIGHTS = "model.pdparams"
+BASE_WEIGHTS = "base.pdparams"
+
+
+def model_spec(meta: dict[str, Any]) -> dict[str, Any]:
+    """The part of an artifact's metadata that says how to rebuild its network."""
+    return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning") if k in meta}
+
+
+def apply_pruning(model: nn.Layer, input_shape: list[int], criterion: str, ratios: dict[str, float]) -> Any:
+    """Prune ``model`` in place with PaddleSlim; returns the pruner.
+
+    ``ratios`` is keyed by layer path (``features.3``), which is stable across processes; PaddleSlim wants the
+    weight's variable name (``conv2d_17.w_0``), which depends on how many layers the process created before.
+    """
+    from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
+
+    from recipecc.passes.paddle.quiet import quiet_stdout
+
+    pruner_class = {"l1_norm": L1NormFilterPruner, "fpgm": FPGMFilterPruner}[criterion]
+    with quiet_stdout():
+        pruner = pruner_class(model, [1, *input_shape])
+        layers = dict(model.named_sublayers())
+        pruner.prune_vars({layers[path].weight.name: ratio for path, ratio in ratios.items()}, axis=0)
+    _drop_restore_backups(model)
+    return pruner
+
+
+def _drop_restore_backups(model: nn.Layer) -> None:
+    """PaddleSlim keeps each pruned tensor's original as a ``*_backup`` buffer (to undo pruning); left in place,
+    they are saved with the model and exported as persistable variables, and the pruned model is no smaller."""
+    for layer in model.sublayers(include_self=True):
+        for name in [n for n in layer._buffers if n.endswith("_backup")]:
+            del layer._buffers[name]
+
+
+def load_model(folder: Path) -> tuple[nn.Layer, dict[str, Any]]:
+    """The network stored in a dygraph artifact folder, in eval mode, with its spec."""
+    spec = model_spec(read_artifact(folder))
+    model = build_model(spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"])
+    pruning = spec.get("pruning")
+    if pruning:
+        model.set_state_dict(paddle.load(str(folder / BASE_WEIGHTS)))
+        apply_pruning(model, spec["input_shape"], pruning["criterion"], pruning["ratios"])
+    model.set_state_dict(paddle.load(str(folder / WEIGHTS)))
+    model.eval()
+    return model, spec
+
+
+def save_model(model: nn.Layer, folder: Path, base_weights: Path | None = None) -> None:
+    """Write the weights (and, for a pruned model, the weights it was pruned from)."""
+    paddle.save(model.state_dict(), str(folder / WEIGHTS))
+    if base_weights is not None:
+        (folder / BASE_WEIGHTS).write_bytes(base_weights.read_bytes())

@@ -1,0 +1,52 @@
+"""``paddle.export``: a dygraph model as a Paddle inference model (``model.pdmodel`` + ``model.pdiparams``).
+
+The batch dimension stays dynamic; the image dimensions are fixed to the recipe's input shape.
+"""
+
+from __future__ import annotations
+
+import zlib  # noqa: F401  - before paddle
+from typing import Any
+
+import paddle
+
+from recipecc.passes.base import PassContext, read_artifact
+from recipecc.passes.paddle.checkpoint import load_model
+from recipecc.passes.paddle.quiet import quiet_stdout
+
+__all__ = ["INPUT_NAME", "MODEL_FILES", "run"]
+
+INPUT_NAME = "image"
+MODEL_FILES = ("model.pdmodel", "model.pdiparams")
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    source = ctx.input("model")
+    meta = read_artifact(source)
+    model, spec = load_model(source)
+    input_spec = [paddle.static.InputSpec([None, *spec["input_shape"]], "float32", INPUT_NAME)]
+    with quiet_stdout():
+        paddle.jit.save(model, str(ctx.out_dir / "model"), input_spec=input_spec)
+    keep = (
+        "arch",
+        "width",
+        "num_classes",
+        "input_shape",
+        "params",
+        "flops",
+        "top1_dygraph",
+        "pruning",
+        "flops_before",
+        "params_before",
+        "flops_reduction",
+        "params_reduction",
+        "selector_matches",
+    )
+    return {
+        "format": "paddle-inference",
+        "precision": "fp32",
+        "model_files": list(MODEL_FILES),
+        "input_name": INPUT_NAME,
+        "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in MODEL_FILES),
+        **{k: meta[k] for k in keep if k in meta},
+    }

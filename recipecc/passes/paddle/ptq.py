@@ -1,0 +1,90 @@
+"""``paddle.ptq``: static int8 post-training quantization with PaddleSlim's ``quant_post_static``.
+
+Weights and activations become int8; activation ranges come from ``batch_nums`` batches of the training split
+(never the held-out split that measures accuracy). The model is written in the ONNX-style quantize/dequantize
+format (``onnx_format=True``), which Paddle Inference runs with oneDNN int8 kernels and paddle2onnx converts.
+"""
+
+from __future__ import annotations
+
+import zlib  # noqa: F401  - before paddle
+from typing import Any
+
+import numpy as np
+import paddle
+from numpy.typing import NDArray
+
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.data.digits import load_split
+from recipecc.passes.paddle.quiet import quiet_stdout
+
+__all__ = ["run"]
+
+
+class _Calibration(paddle.io.Dataset):  # type: ignore[misc]
+    def __init__(self, images: NDArray[Any]) -> None:
+        super().__init__()
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[NDArray[Any]]:
+        return (self.images[index],)
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    from paddleslim.quant import quant_post_static
+
+    p = ctx.params
+    source = ctx.input("model")
+    meta = read_artifact(source)
+    if meta.get("format") != "paddle-inference":
+        raise PassFailure(f"needs a Paddle inference model, got {meta.get('format')}")
+    data = load_split(ctx.input("data"))
+    batch_size, batch_nums = int(p["batch_size"]), int(p["batch_nums"])
+    rng = np.random.RandomState(int(p["seed"]))
+    count = min(len(data["x_train"]), batch_size * batch_nums)
+    images = data["x_train"][rng.permutation(len(data["x_train"]))[:count]]
+
+    paddle.enable_static()
+    try:
+        feed_program = paddle.static.Program()
+        with paddle.static.program_guard(feed_program, paddle.static.Program()):
+            feed = paddle.static.data(meta["input_name"], [-1, *meta["input_shape"]], "float32")
+        loader = paddle.io.DataLoader(
+            _Calibration(images),
+            feed_list=[feed],
+            batch_size=batch_size,
+            return_list=False,
+            places=paddle.CPUPlace(),
+            shuffle=False,
+            drop_last=False,
+        )
+        model_file, params_file = meta["model_files"]
+        with quiet_stdout():
+            quant_post_static(
+                executor=paddle.static.Executor(paddle.CPUPlace()),
+                model_dir=str(source),
+                model_filename=model_file,
+                params_filename=params_file,
+                quantize_model_path=str(ctx.out_dir),
+                save_model_filename=model_file,
+                save_params_filename=params_file,
+                data_loader=loader,
+                batch_size=batch_size,
+                batch_nums=batch_nums,
+                algo=str(p["algo"]),
+                weight_bits=int(p["bits"]),
+                activation_bits=int(p["bits"]),
+                weight_quantize_type="channel_wise_abs_max" if p["weight_per_channel"] else "abs_max",
+                onnx_format=True,
+            )
+    finally:
+        paddle.disable_static()
+    return {
+        **{k: v for k, v in meta.items() if k not in ("size_bytes", "precision")},
+        "precision": f"int{p['bits']}",
+        "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in meta["model_files"]),
+        "calibration": {"images": count, "algo": p["algo"], "per_channel_weights": bool(p["weight_per_channel"])},
+    }

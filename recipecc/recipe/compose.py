@@ -1,0 +1,241 @@
+"""Compose a recipe from Hydra config groups, and turn every composition failure into a :class:`RecipeError`.
+
+``recipes/`` is the primary config directory (groups ``model``, ``dataset``, ``strategy``, ``recipe``); the device
+profiles in ``targets/*.yaml`` form the ``target`` group. The verbs that do not run (``plan``, ``show``, ``list``)
+and the tests use Hydra's compose API; ``run`` goes through Hydra's main (multirun, run directories) but composes
+here first, so a bad recipe fails with the same message everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from recipecc.paths import recipes_dir, targets_dir
+from recipecc.recipe.errors import RecipeError, did_you_mean
+from recipecc.recipe.schema import RecipeConfig, TargetConfig
+
+__all__ = [
+    "GROUPS",
+    "compose_recipe",
+    "group_options",
+    "hydra_context",
+    "list_groups",
+    "register_configs",
+    "translate_error",
+]
+
+log = logging.getLogger(__name__)
+
+#: The config groups a recipe is composed from, in the order of the defaults list.
+GROUPS = ("model", "dataset", "strategy", "target", "recipe")
+PRIMARY_CONFIG = "config"
+_registered_targets: dict[str, Path] = {}
+
+
+def _load_target(path: Path) -> DictConfig:
+    """A target profile checked against the schema, so a typo in a shared target file names that file."""
+    try:
+        raw = OmegaConf.load(path)
+        merged = OmegaConf.merge(OmegaConf.structured(TargetConfig), raw)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or getattr(exc, "key", None)
+        raise RecipeError(
+            f"target file {path}: bad key '{key}': {exc.msg if hasattr(exc, 'msg') else exc}",
+            key=str(key),
+            valid=[f.name for f in TargetConfig.__dataclass_fields__.values()],
+            suggestion=did_you_mean(str(key), TargetConfig.__dataclass_fields__),
+        ) from None
+    if not isinstance(merged, DictConfig):  # pragma: no cover - a mapping always merges to a DictConfig
+        raise RecipeError(f"target file {path} is not a mapping")
+    if merged.name != path.stem:
+        merged.name = path.stem
+    return merged
+
+
+def register_configs() -> None:
+    """Register the schema and the target profiles with Hydra's ConfigStore (cheap; safe to call again)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="recipe_schema", node=RecipeConfig)
+    for path in sorted(targets_dir().glob("*.yaml")):
+        if _registered_targets.get(path.stem) == path:
+            continue
+        cs.store(group="target", name=path.stem, node=_load_target(path))
+        _registered_targets[path.stem] = path
+
+
+@contextmanager
+def hydra_context() -> Iterator[None]:
+    """Hydra's compose API initialised on ``recipes/`` (nothing else touches global Hydra state here)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    if GlobalHydra.instance().is_initialized():
+        yield
+        return
+    with initialize_config_dir(config_dir=str(recipes_dir()), version_base="1.3", job_name="recipecc"):
+        yield
+
+
+def group_options(group: str) -> list[str]:
+    """Every option of a config group (e.g. all named recipes, all targets)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    with hydra_context():
+        loader = GlobalHydra.instance().config_loader()
+        return sorted(loader.get_group_options(group))
+
+
+def list_groups() -> dict[str, list[str]]:
+    """All groups with their options, for ``recipecc list`` and for tests that compose every option."""
+    return {group: group_options(group) for group in GROUPS}
+
+
+def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
+    """The fully composed recipe for ``overrides`` (``recipe=NAME target=NAME key=value ...``)."""
+    from hydra import compose
+
+    with hydra_context():
+        try:
+            cfg = compose(config_name=PRIMARY_CONFIG, overrides=list(overrides))
+        except Exception as exc:  # Hydra raises several unrelated types; all become one clear message
+            error = translate_error(exc)
+            if error.key is None:
+                error = _null_section(overrides) or error
+            raise error from None
+    return cfg
+
+
+# --- turning Hydra / OmegaConf failures into one clear message --------------------------------------------
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _schema_fields(full_key: str) -> list[str]:
+    """The valid keys beside ``full_key`` in the schema, e.g. ``strategy.prune.ratoi`` -> PruneConfig's fields."""
+    node: Any = OmegaConf.structured(RecipeConfig)
+    parts = full_key.split(".")[:-1]
+    for part in parts:
+        try:
+            child = node._get_node(part) if isinstance(node, DictConfig) else None
+        except Exception:
+            child = None
+        if child is None:
+            return []
+        if isinstance(child, DictConfig) and child._is_none():
+            # optional sections (strategy.prune, ...) are None in the defaults: use their declared type
+            ref = child._metadata.ref_type
+            child = OmegaConf.structured(ref.__args__[0] if hasattr(ref, "__args__") else ref)
+        node = child
+    return [str(k) for k in node] if isinstance(node, DictConfig) else []
+
+
+def _missing_option(exc: Any) -> RecipeError:
+    missing = str(exc.missing_cfg_file or "")
+    group, _, name = missing.rpartition("/")
+    if not group:
+        return RecipeError(f"config '{missing}' not found")
+    options = list(exc.options or group_options(group))
+    return RecipeError(
+        f"{group} '{name}' not found",
+        key=group,
+        value=name,
+        valid=options,
+        suggestion=did_you_mean(name, options),
+    )
+
+
+_TYPE_WORDS = {
+    "Float": "a number, e.g. 0.5",
+    "Integer": "a whole number, e.g. 3",
+    "Boolean": "true or false",
+    "String": "a string",
+}
+
+
+def _null_section(overrides: Sequence[str]) -> RecipeError | None:
+    """``strategy.prune.ratio=0.3`` on a strategy without pruning: say which section is missing and where it is.
+
+    OmegaConf fails on such an override with a bare assertion, so the overrides are checked here instead: the
+    recipe is composed with its group choices only and each dotted key's parent sections are looked up.
+    """
+    from hydra import compose
+
+    choices = [o for o in overrides if o.split("=", 1)[0] in GROUPS]
+    try:
+        base = compose(config_name=PRIMARY_CONFIG, overrides=choices)
+    except Exception:
+        return None
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        parts = key.split(".")
+        for depth in range(1, len(parts)):
+            section = ".".join(parts[:depth])
+            if OmegaConf.select(base, section, default=None) is not None:
+                continue
+            group = parts[0]
+            having = [
+                path.stem
+                for path in sorted((recipes_dir() / group).glob("*.yaml"))
+                if OmegaConf.select(OmegaConf.load(path), ".".join(parts[1:depth]), default=None) is not None
+            ]
+            hint = f"a {group} that has it ({', '.join(having)}), e.g. {group}={having[0]} {override}"
+            return RecipeError(
+                f"cannot set '{key}': '{section}' is not part of this recipe (it is null)",
+                key=key,
+                valid=hint if having else None,
+            )
+    return None
+
+
+def translate_error(exc: BaseException) -> RecipeError:
+    """The :class:`RecipeError` that says what a Hydra/OmegaConf composition failure means for the user."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+
+    for err in _chain(exc):
+        if isinstance(err, RecipeError):
+            return err
+        if isinstance(err, MissingConfigException):
+            return _missing_option(err)
+        if isinstance(err, OverrideParseException):
+            return RecipeError(f"cannot parse override: {err}", valid="key=value, group=option, +key=value")
+        if isinstance(err, (ConfigKeyError, ConfigAttributeError)):
+            full_key = str(err.full_key or err.key)
+            name = full_key.rsplit(".", 1)[-1]
+            fields = _schema_fields(full_key)
+            return RecipeError(
+                f"unknown key '{full_key}'",
+                key=full_key,
+                valid=fields or None,
+                suggestion=did_you_mean(name, fields),
+            )
+        if isinstance(err, ValidationError):
+            full_key = str(err.full_key or err.key)
+            detail = str(err.msg).splitlines()[0]
+            wanted = re.search(r"converted to (\w+)", detail)
+            return RecipeError(
+                f"{full_key} = {err.value!r} has the wrong type",
+                key=full_key,
+                value=err.value,
+                valid=_TYPE_WORDS.get(wanted.group(1), wanted.group(1)) if wanted else detail,
+            )
+    message = str(exc).split("\nConfig search path", 1)[0]
+    message = re.sub(r"\s+", " ", message).strip()
+    return RecipeError(f"cannot compose the recipe: {message}")

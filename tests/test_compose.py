@@ -1,0 +1,58 @@
+"""Every option of every config group composes, validates and plans; named recipes override their groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from recipecc.plan import build_plan
+from recipecc.recipe import compose_recipe, group_options, list_groups, validate_recipe
+from recipecc.recipe.catalog import RUNTIMES
+from recipecc.recipe.errors import RecipeError
+
+GROUPS = list_groups()
+
+
+def test_groups_have_the_shipped_options() -> None:
+    assert {"digits_prune_quant", "digits_smoke"} <= set(GROUPS["recipe"])
+    assert {"none", "prune", "quant", "prune_quant"} <= set(GROUPS["strategy"])
+    assert {"host", "v100"} <= set(GROUPS["target"])
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), [(g, o) for g, options in GROUPS.items() for o in options], ids=lambda v: str(v)
+)
+def test_every_option_composes_validates_and_plans(group: str, option: str) -> None:
+    recipe = validate_recipe(compose_recipe([f"{group}={option}"]))
+    quantizes = recipe.strategy.quant is not None
+    runtime = RUNTIMES[recipe.target.runtime]
+    if quantizes and f"int{recipe.strategy.quant.bits}" not in runtime.precisions:  # type: ignore[union-attr]
+        with pytest.raises(RecipeError, match="cannot run strategy"):
+            build_plan(recipe)
+        return
+    plan = build_plan(recipe)
+    assert plan.nodes[0].id == "data"
+    assert plan.bench_nodes[0].stage == "baseline"
+
+
+def test_default_recipe_is_digits_prune_quant_on_host() -> None:
+    recipe = validate_recipe(compose_recipe([]))
+    assert recipe.name == "digits_prune_quant"
+    assert recipe.target.name == "host"
+    assert recipe.strategy.prune is not None and recipe.strategy.quant is not None
+
+
+def test_named_recipe_sets_its_values_and_command_line_wins() -> None:
+    smoke = validate_recipe(compose_recipe(["recipe=digits_smoke"]))
+    assert smoke.dataset.image_size == 8
+    overridden = validate_recipe(compose_recipe(["recipe=digits_smoke", "dataset.image_size=16", "target=v100"]))
+    assert overridden.dataset.image_size == 16
+    assert overridden.target.name == "v100"
+
+
+def test_strategy_none_plans_baseline_only() -> None:
+    plan = build_plan(validate_recipe(compose_recipe(["strategy=none"])))
+    assert [n.id for n in plan.nodes] == ["data", "train", "export", "bench.baseline"]
+
+
+def test_group_options_lists_targets_from_the_targets_folder() -> None:
+    assert "host" in group_options("target")
