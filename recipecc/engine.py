@@ -16,7 +16,7 @@ from rich.console import Console
 from recipecc.bench.results import assemble_results
 from recipecc.passes.base import PassContext
 from recipecc.plan import ArtifactCache, Plan, build_plan
-from recipecc.plan.registry import BACKEND_EXTRAS, PASSES
+from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
 from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
@@ -52,11 +52,12 @@ def _check_runnable(recipe: RecipeConfig) -> None:
 
 
 def _missing_backend(backend: str) -> str | None:
-    if backend == "paddle":
-        from importlib.util import find_spec
+    """Whether a backend's modules can be found (``find_spec`` imports nothing)."""
+    from importlib.util import find_spec
 
-        if find_spec("paddle") is None or find_spec("paddleslim") is None:
-            return f"the paddle backend is not installed: pip install -e '.[{BACKEND_EXTRAS[backend]}]'"
+    missing = [name for name in BACKEND_MODULES.get(backend, ()) if find_spec(name) is None]
+    if missing:
+        return f"the {backend} backend ({', '.join(missing)} missing): pip install -e '.[{BACKEND_EXTRAS[backend]}]'"
     return None
 
 

@@ -19,3 +19,19 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the end-to-end tests, so later tests reuse (and check) what earlier runs produced."""
     return tmp_path_factory.mktemp("shared-cache")
+
+
+@pytest.fixture(scope="session")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user-style image folder: two classes in sub-folders, small generated RGB images (png and jpg)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.RandomState(0)
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir()
+        for i in range(12):
+            pixels = rng.randint(0, 255, size=(20 + i, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.{'png' if i % 2 else 'jpg'}")
+    return root

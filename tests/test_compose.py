@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from recipecc.plan import build_plan
@@ -21,8 +23,9 @@ def test_groups_have_the_shipped_options() -> None:
 @pytest.mark.parametrize(
     ("group", "option"), [(g, o) for g, options in GROUPS.items() for o in options], ids=lambda v: str(v)
 )
-def test_every_option_composes_validates_and_plans(group: str, option: str) -> None:
-    recipe = validate_recipe(compose_recipe([f"{group}={option}"]))
+def test_every_option_composes_validates_and_plans(group: str, option: str, image_dir: Path) -> None:
+    needs = {("dataset", "image_folder"): [f"dataset.root={image_dir}"]}
+    recipe = validate_recipe(compose_recipe([f"{group}={option}", *needs.get((group, option), [])]))
     quantizes = recipe.strategy.quant is not None
     runtime = RUNTIMES[recipe.target.runtime]
     if quantizes and f"int{recipe.strategy.quant.bits}" not in runtime.precisions:  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from recipecc.plan import Plan, build_plan
-from recipecc.plan import planner as planner_module
+from recipecc.plan import builder as builder_module
 from recipecc.recipe import compose_recipe, validate_recipe
 
 
@@ -24,19 +24,14 @@ def keys(plan: Plan) -> dict[str, str]:
 def test_default_plan_order_and_inputs() -> None:
     plan = plan_for()
     assert [n.id for n in plan.nodes] == [
-        "data",
-        "train",
-        "export",
-        "bench.baseline",
-        "prune",
-        "finetune",
-        "export.pruned",
-        "bench.pruned",
-        "quantize",
-        "bench.pruned+int8",
-    ]
+        "data", "train", "export", "prune", "finetune", "export.pruned", "quantize",
+        "bench.baseline", "bench.pruned", "bench.pruned+int8",
+    ]  # fmt: skip
     assert dict(plan.node("finetune").inputs) == {"model": "prune", "data": "data"}
     assert dict(plan.node("quantize").inputs) == {"model": "export.pruned", "data": "data"}
+    # every stage after the baseline is compared with the baseline's outputs (fidelity metrics)
+    assert dict(plan.node("bench.pruned+int8").inputs)["reference"] == "bench.baseline"
+    assert "reference" not in plan.node("bench.baseline").inputs
     assert [n.stage for n in plan.bench_nodes] == ["baseline", "pruned", "pruned+int8"]
     assert plan.node("bench.pruned+int8").params["precision"] == "int8"
     assert {c.name for c in plan.checks} >= {"runtime", "precision", "threads", "backend"}
@@ -70,7 +65,7 @@ def test_description_does_not_change_any_key() -> None:
 
 def test_tool_versions_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     before = keys(plan_for())
-    real = planner_module.tool_versions
+    real = builder_module.tool_versions
 
     def bumped(tools: tuple[str, ...]) -> dict[str, str]:
         versions = real(tools)
@@ -78,7 +73,7 @@ def test_tool_versions_are_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> N
             versions["paddleslim"] = "99.0"
         return versions
 
-    monkeypatch.setattr(planner_module, "tool_versions", bumped)
+    monkeypatch.setattr(builder_module, "tool_versions", bumped)
     after = keys(plan_for())
     assert before["data"] == after["data"]
     assert before["train"] != after["train"]

@@ -10,13 +10,24 @@ from dataclasses import dataclass
 
 __all__ = [
     "ARCHITECTURES",
+    "COLORS",
     "DATASETS",
+    "FIDELITY_METRICS",
     "FINETUNE_OPTIMIZERS",
+    "GRAPH_OPTIMIZATION_LEVELS",
+    "LAYOUTS",
+    "MODEL_FORMATS",
     "PRUNE_CRITERIA",
+    "PRUNE_SCHEDULES",
     "QUANT_ALGOS",
     "QUANT_BITS",
+    "QUANT_FORMATS",
+    "QUANT_INT_TYPES",
+    "QUANT_IO_TYPES",
     "QUANT_MODES",
     "RUNTIMES",
+    "SENSITIVITY_TARGETS",
+    "TFLITE_DELEGATES",
     "Architecture",
     "Runtime",
 ]
@@ -24,10 +35,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Architecture:
-    """A model the pipeline can build (without pretrained weights: nothing is downloaded)."""
+    """A model the pipeline can build (without pretrained weights: nothing is downloaded).
+
+    ``frameworks`` lists the frameworks that can build it, the first being the default.
+    """
 
     name: str
-    backend: str
+    frameworks: tuple[str, ...]
     task: str
     description: str
 
@@ -42,7 +56,7 @@ class Runtime:
     precisions: tuple[str, ...]
     device: str
     description: str
-    #: how latency is obtained: "measured-host" (run here) or "estimated" (no such device here).
+    #: how latency is obtained: "measured-host" (run here), "estimated" (no such device here)
     latency_source: str = "measured-host"
 
 
@@ -51,15 +65,29 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in (
         Architecture(
             "digits_cnn",
-            "paddle",
+            ("paddle", "tf"),
             "classification",
             "VGG-style CNN for 1-channel digits (4 stages of 2 convs); `width` scales the filters",
         ),
+        Architecture("mobilenet_v1", ("paddle", "tf"), "classification", "MobileNetV1; `width` is its scale/alpha"),
+        Architecture("mobilenet_v2", ("paddle", "tf"), "classification", "MobileNetV2; `width` is its scale/alpha"),
+        Architecture("resnet50", ("paddle", "tf"), "classification", "ResNet-50"),
     )
+}
+
+#: formats a user's model file can have (``model.arch=file``), and the framework that reads each
+MODEL_FORMATS: dict[str, str] = {
+    "paddle": "paddle",  # inference model: *.pdmodel + *.pdiparams (folder or the .pdmodel file)
+    "paddle_dygraph": "paddle",  # *.pdparams checkpoint of a named architecture
+    "onnx": "onnx",
+    "tflite": "tf",
+    "savedmodel": "tf",
+    "keras": "tf",  # .keras / .h5
 }
 
 DATASETS: dict[str, str] = {
     "digits": "scikit-learn's handwritten digits (1,797 real 8x8 images, 10 classes), upscaled to image_size",
+    "image_folder": "a folder of jpg/png images (recursively); labelled when its sub-folders name the classes",
 }
 
 RUNTIMES: dict[str, Runtime] = {
@@ -81,11 +109,37 @@ RUNTIMES: dict[str, Runtime] = {
             "cuda",
             "Paddle Inference on a CUDA GPU without TensorRT (int8 needs the TensorRT subgraph engine)",
         ),
+        Runtime(
+            "onnxruntime",
+            "onnx",
+            "onnx",
+            ("fp32", "fp16", "int8"),
+            "cpu",
+            "ONNX Runtime CPU execution provider on the host",
+        ),
+        Runtime(
+            "tflite",
+            "tf",
+            "tflite",
+            ("fp32", "fp16", "int8"),
+            "cpu",
+            "TensorFlow Lite interpreter (ai-edge-litert) with the XNNPACK delegate on the host CPU",
+        ),
     )
 }
 
-PRUNE_CRITERIA = ("l1_norm", "fpgm")
-QUANT_MODES = ("ptq_static",)
-QUANT_ALGOS = ("avg", "hist", "KL", "mse", "abs_max")
+PRUNE_CRITERIA = ("l1_norm", "fpgm", "magnitude")
+PRUNE_SCHEDULES = ("constant", "polynomial")
+SENSITIVITY_TARGETS = ("flops", "accuracy_loss")
+QUANT_MODES = ("ptq_static", "ptq_dynamic", "qat", "fp16")
+QUANT_ALGOS = ("avg", "hist", "KL", "mse", "abs_max", "minmax", "entropy", "percentile")
 QUANT_BITS = (8, 16)
+QUANT_FORMATS = ("qdq", "qoperator")
+QUANT_INT_TYPES = ("uint8", "int8")
+QUANT_IO_TYPES = ("float", "int8")
 FINETUNE_OPTIMIZERS = ("momentum", "adam", "sgd")
+LAYOUTS = ("NCHW", "NHWC")
+COLORS = ("RGB", "BGR")
+FIDELITY_METRICS = ("top1_agreement", "iou", "max_abs_error", "mean_abs_error", "cosine")
+GRAPH_OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+TFLITE_DELEGATES = ("xnnpack", "none")

@@ -2,7 +2,12 @@
 
 The schema lives here, in one place, and is registered with Hydra's ConfigStore, so composition itself rejects
 unknown keys and values of the wrong type. Range and choice rules that a type cannot express are in
-``validate.py``. YAML files under ``recipes/`` and ``targets/`` only set values.
+``validate.py``; rules that depend on the target (can its runtime run int8?) are the planner's legality checks.
+YAML files under ``recipes/`` and ``targets/`` only set values.
+
+Options are framework-neutral where the idea is the same (``strategy.quant.mode: ptq_static`` means full int8 with
+calibration in PaddleSlim, the TFLite converter and ONNX Runtime alike); options that only one backend reads say
+so in their comment, and the planner rejects them where they cannot apply.
 """
 
 from __future__ import annotations
@@ -18,18 +23,20 @@ __all__ = [
     "PruneConfig",
     "QuantConfig",
     "RecipeConfig",
+    "SearchConfig",
+    "SensitivityConfig",
     "StrategyConfig",
     "TargetConfig",
     "TrainConfig",
 ]
 
-# OmegaConf needs typing.Optional / typing.List (not PEP 604 unions) to build structured configs on 3.10.
+# OmegaConf needs typing.Optional (not PEP 604 unions) to build structured configs on Python 3.10.
 # ruff: noqa: UP045
 
 
 @dataclass
 class TrainConfig:
-    """How the pipeline trains a model it builds itself (ignored for a user's pretrained model)."""
+    """How the pipeline trains a model it builds itself (ignored for a user's trained model file)."""
 
     epochs: int = 6
     lr: float = 0.05
@@ -40,39 +47,86 @@ class TrainConfig:
 
 @dataclass
 class ModelConfig:
-    """The model to compress: a registered architecture built here, or a user's file (``arch: file``)."""
+    """The model: a registered architecture built here (no pretrained weights), or a user's file (``arch: file``).
+
+    ``framework`` picks which framework builds a named architecture (default: the target runtime's).
+    For ``arch: file``, ``format`` is detected from ``path`` unless given (paddle | onnx | tflite | savedmodel |
+    keras | paddle_dygraph); ``input_shape`` is the full input shape with batch (e.g. ``[1, 3, 224, 224]``) and
+    fixes dynamic dimensions (-1 / None) of the file's input.
+    """
 
     arch: str = "digits_cnn"
     width: float = 1.0
     num_classes: int = 10
+    framework: Optional[str] = None
     path: Optional[str] = None
     format: Optional[str] = None
+    input_shape: Optional[list[int]] = None
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
 @dataclass
 class DatasetConfig:
-    """Data for training, calibration and evaluation. ``digits`` ships with scikit-learn (real handwriting)."""
+    """Data for training, calibration and evaluation.
+
+    ``digits``: scikit-learn's handwritten digits (real, offline), upscaled to ``image_size``, labelled.
+    ``image_folder``: a user's folder of jpg/png images (recursively), unlabelled unless sub-folders name classes;
+    preprocessed with ``size`` [H, W], ``scale`` then ``(x - mean) / std`` per channel, ``layout`` and ``color``.
+    The first ``calibration_images`` are for calibration, a disjoint ``eval_images`` for evaluation.
+    """
 
     name: str = "digits"
     image_size: int = 32
     test_fraction: float = 0.2
     seed: int = 0
     root: Optional[str] = None
+    size: Optional[list[int]] = None
+    mean: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    std: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    scale: float = 0.00392156862745098
+    layout: str = "NCHW"
+    color: str = "RGB"
+    calibration_images: int = 64
+    eval_images: int = 64
 
 
 @dataclass
 class PruneConfig:
-    """Structured filter pruning: remove ``ratio`` of the filters of each selected convolution."""
+    """Pruning.
+
+    ``criterion``: ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
+    smallest weights (unstructured; tf, onnx) to ``ratio`` sparsity. ``layers`` are shell-style patterns of layer
+    names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``). ``schedule``/``frequency`` are
+    tfmot's (constant or polynomial decay, pruning step every ``frequency`` steps); ``block`` is a structured
+    sparsity pattern such as ``"2:4"`` (tfmot).
+    """
 
     criterion: str = "l1_norm"
     ratio: float = 0.5
     layers: list[str] = field(default_factory=lambda: ["*"])
+    per_layer: dict[str, float] = field(default_factory=dict)
+    schedule: str = "constant"
+    frequency: int = 10
+    block: Optional[str] = None
+
+
+@dataclass
+class SensitivityConfig:
+    """Per-layer sensitivity analysis: the accuracy loss of pruning each layer alone at each of ``ratios``.
+
+    The result (cached per model and data) becomes per-layer ratios that meet ``target``: ``flops`` removes that
+    fraction of the FLOPs, ``accuracy_loss`` allows at most that loss (absolute top-1 fraction) per layer.
+    """
+
+    ratios: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    target: str = "flops"
+    value: float = 0.3
+    align: int = 8
 
 
 @dataclass
 class FinetuneConfig:
-    """Training after pruning, to win back the accuracy the removed filters carried."""
+    """Training after pruning, to win back the accuracy the removed weights carried."""
 
     epochs: int = 3
     lr: float = 0.01
@@ -82,7 +136,15 @@ class FinetuneConfig:
 
 @dataclass
 class QuantConfig:
-    """Quantization. ``ptq_static``: int8 weights and activations, calibrated on the recipe's dataset."""
+    """Quantization.
+
+    ``mode``: ``ptq_static`` (int8 weights and activations, calibrated), ``ptq_dynamic`` (int8 weights; activations
+    quantized at run time or kept float), ``qat`` (quantization-aware training, for models the pipeline trains),
+    ``fp16`` (half-precision weights). ``algo``: activation calibration — paddle: avg, hist, KL, mse, abs_max;
+    onnx: minmax, entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
+    (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
+    quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
+    """
 
     mode: str = "ptq_static"
     bits: int = 8
@@ -90,6 +152,28 @@ class QuantConfig:
     weight_per_channel: bool = True
     batch_nums: int = 8
     batch_size: int = 32
+    format: str = "qdq"
+    activation_type: str = "uint8"
+    weight_type: str = "int8"
+    op_types: list[str] = field(default_factory=list)
+    exclude_op_types: list[str] = field(default_factory=list)
+    exclude_nodes: list[str] = field(default_factory=list)
+    io_type: str = "float"
+    epochs: int = 1
+    lr: float = 0.001
+
+
+@dataclass
+class SearchConfig:
+    """Try several quantization configurations and keep the fastest that meets a budget (onnx backend).
+
+    ``metric`` is a result metric (``top1``, ``top1_agreement``, ``cosine``, ...); ``max_drop`` is the largest loss
+    against the fp32 baseline that is acceptable. Every candidate's numbers go into the report.
+    """
+
+    candidates: list[QuantConfig] = field(default_factory=list)
+    metric: str = "top1"
+    max_drop: float = 0.01
 
 
 @dataclass
@@ -98,28 +182,43 @@ class StrategyConfig:
 
     name: str = "none"
     prune: Optional[PruneConfig] = None
+    sensitivity: Optional[SensitivityConfig] = None
     finetune: Optional[FinetuneConfig] = None
     quant: Optional[QuantConfig] = None
+    search: Optional[SearchConfig] = None
 
 
 @dataclass
 class TargetConfig:
-    """A device + runtime profile (``targets/*.yaml``): where the compressed model will run."""
+    """A device + runtime profile (``targets/*.yaml``): where the compressed model will run.
+
+    ``graph_optimization`` is ONNX Runtime's level (disable | basic | extended | all); ``delegate`` is TFLite's
+    (xnnpack | none).
+    """
 
     name: str = "host"
     description: str = ""
     device: str = "cpu"
     runtime: str = "paddle_inference"
     threads: list[int] = field(default_factory=lambda: [1, 2])
+    graph_optimization: str = "all"
+    delegate: str = "xnnpack"
 
 
 @dataclass
 class BenchConfig:
-    """How latency is measured: one input of batch size 1, ``warmup`` untimed runs, then ``repeats`` timed runs."""
+    """How stages are measured.
+
+    Latency: one input of ``batch_size``, ``warmup`` untimed calls, then ``repeats`` timed calls.
+    ``metrics``: extra metrics against the baseline's outputs on the held-out inputs (top1_agreement, iou,
+    max_abs_error, mean_abs_error, cosine); top-1 is always measured when the data has labels, and with no labels
+    top1_agreement and cosine are added so every stage has a quality number.
+    """
 
     warmup: int = 20
     repeats: int = 200
     batch_size: int = 1
+    metrics: list[str] = field(default_factory=list)
 
 
 @dataclass

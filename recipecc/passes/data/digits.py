@@ -2,7 +2,8 @@
 
 1,797 real 8x8 grey scans of handwriting ship with scikit-learn, so nothing is downloaded. The images are
 upscaled (bilinear) to ``image_size`` so that the model does enough work per image for compression to show on a
-CPU, as it does for real vision models. Pixels are scaled to [0, 1]; layout NCHW, one channel.
+CPU, as it does for real vision models. Pixels are scaled to [0, 1]; one channel, in the layout the planner asks
+for (NCHW for paddle and onnx, NHWC for tf).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.passes.base import PassContext
+from recipecc.passes.data.arrays import save_split
 
-__all__ = ["load_split", "run"]
+__all__ = ["run"]
 
 
 def _upscale(images: NDArray[Any], size: int) -> NDArray[Any]:
@@ -38,11 +40,13 @@ def run(ctx: PassContext) -> dict[str, Any]:
     x_train, x_test, y_train, y_test = train_test_split(
         images, labels, test_size=float(params["test_fraction"]), random_state=int(params["seed"]), stratify=labels
     )
-    np.savez(ctx.out_dir / "data.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    if params.get("layout", "NCHW") == "NHWC":
+        x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
+    save_split(ctx.out_dir, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return {
         "format": "arrays-npz",
         "name": "digits",
-        "layout": "NCHW",
+        "layout": params.get("layout", "NCHW"),
         "input_shape": list(x_train.shape[1:]),
         "num_classes": 10,
         "train_size": len(x_train),
@@ -50,9 +54,3 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "labelled": True,
         "source": "sklearn.datasets.load_digits (UCI optical recognition of handwritten digits)",
     }
-
-
-def load_split(folder: Any) -> dict[str, NDArray[Any]]:
-    """The arrays of a materialised dataset artifact."""
-    with np.load(folder / "data.npz") as data:
-        return {name: data[name] for name in data.files}

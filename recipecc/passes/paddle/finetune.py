@@ -6,7 +6,7 @@ import zlib  # noqa: F401  - before paddle
 from typing import Any
 
 from recipecc.passes.base import PassContext, read_artifact
-from recipecc.passes.data.digits import load_split
+from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import BASE_WEIGHTS, load_model, save_model
 from recipecc.passes.paddle.training import evaluate, train_epochs
 

@@ -8,7 +8,7 @@ from typing import Any
 import paddle
 
 from recipecc.passes.base import PassContext, read_artifact
-from recipecc.passes.data.digits import load_split
+from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import save_model
 from recipecc.passes.paddle.models import build_model, describe
 from recipecc.passes.paddle.training import train_epochs

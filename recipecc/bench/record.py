@@ -1,0 +1,76 @@
+"""What every runner returns: one benchmark record per stage, in the shape ``results.json`` expects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.bench.quality import OUTPUTS_FILE, quality_metrics
+from recipecc.bench.timing import host_description, measure_latency
+
+__all__ = ["MODEL_INFO_KEYS", "benchmark_record", "latency_rows"]
+
+#: model facts a pass records that the report shows beside the stage
+MODEL_INFO_KEYS = (
+    "params",
+    "flops",
+    "flops_reduction",
+    "params_reduction",
+    "selector_matches",
+    "calibration",
+    "sparsity",
+    "quantization",
+    "gzip_bytes",
+    "conversion",
+)
+
+
+def latency_rows(
+    make_call: Callable[[int], Callable[[], object]],
+    threads_list: Sequence[int],
+    *,
+    warmup: int,
+    repeats: int,
+    describe: Mapping[str, Any],
+    on_done: Callable[[int, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure one call per thread count; ``make_call(threads)`` builds a ready-to-time call for that count."""
+    rows = []
+    for threads in threads_list:
+        stats = measure_latency(make_call(threads), warmup=warmup, repeats=repeats)
+        row = {"threads": threads, **stats, **describe}
+        rows.append(row)
+        if on_done is not None:
+            on_done(threads, row)
+    return rows
+
+
+def benchmark_record(
+    *,
+    params: Mapping[str, Any],
+    model_meta: Mapping[str, Any],
+    outputs: NDArray[Any],
+    labels: NDArray[Any] | None,
+    reference_dir: Path | None,
+    latency: list[dict[str, Any]],
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Save this stage's outputs (for later stages to compare with) and assemble its record."""
+    np.save(out_dir / OUTPUTS_FILE, outputs)
+    reference = np.load(reference_dir / OUTPUTS_FILE) if reference_dir is not None else None
+    metrics = quality_metrics(outputs, labels, reference, list(params.get("metrics", [])))
+    return {
+        "format": "benchmark",
+        "stage": params["stage"],
+        "model_format": model_meta["format"],
+        "precision": params["precision"],
+        "size_bytes": int(model_meta["size_bytes"]),
+        "metrics": metrics,
+        "latency": latency,
+        "model": {k: model_meta[k] for k in MODEL_INFO_KEYS if k in model_meta},
+        "host": host_description(),
+    }

@@ -1,0 +1,99 @@
+"""Building blocks the backend pipelines share: adding nodes with their cache keys, the dataset node, bench nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
+from recipecc.plan.graph import Check, PlanNode
+from recipecc.plan.registry import PASSES
+from recipecc.recipe.schema import RecipeConfig
+
+__all__ = ["PlanBuilder", "Stage"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A model stage the report compares: its name, the node producing the deployable model, its precision."""
+
+    name: str
+    node: str
+    precision: str
+
+
+@dataclass
+class PlanBuilder:
+    recipe: RecipeConfig
+    nodes: list[PlanNode] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    def add(
+        self,
+        node_id: str,
+        pass_name: str,
+        params: Mapping[str, Any],
+        inputs: Mapping[str, str] | None = None,
+        stage: str | None = None,
+    ) -> str:
+        """Add a node (its key hashes the pass, its parameters, its inputs' keys and its tools' versions)."""
+        if node_id in self.keys:
+            raise ValueError(f"plan node '{node_id}' added twice")
+        spec = PASSES[pass_name]
+        inputs = dict(inputs or {})
+        key = cache_key(
+            pass_name,
+            spec.version,
+            params,
+            {name: self.keys[src] for name, src in inputs.items()},
+            tool_versions(spec.tools),
+        )
+        self.keys[node_id] = key
+        self.nodes.append(PlanNode(node_id, pass_name, dict(params), inputs, key, stage))
+        return node_id
+
+    def check(self, name: str, status: str, detail: str) -> None:
+        self.checks.append(Check(name, status, detail))
+
+    def dataset(self, layout: str) -> str:
+        """The dataset node, materialising the recipe's data once in ``layout`` (NCHW or NHWC)."""
+        data = self.recipe.dataset
+        params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
+        if data.name == "digits":
+            params |= {"image_size": data.image_size, "test_fraction": data.test_fraction}
+        else:
+            params |= {
+                "size": data.size,
+                "mean": data.mean,
+                "std": data.std,
+                "scale": data.scale,
+                "color": data.color,
+                "calibration_images": data.calibration_images,
+                "eval_images": data.eval_images,
+            }
+        if data.root:
+            params["root"] = data.root
+            params["root_fingerprint"] = fingerprint_path(data.root)
+        return self.add("data", f"data.{data.name}", params)
+
+    def bench(self, stage: Stage, pass_name: str, data: str, **extra: Any) -> str:
+        """A benchmark node for ``stage``; every stage after the first is compared with the first's outputs."""
+        bench = self.recipe.bench
+        params: dict[str, Any] = {
+            "stage": stage.name,
+            "precision": stage.precision,
+            "runtime": self.recipe.target.runtime,
+            "threads": list(self.recipe.target.threads),
+            "warmup": bench.warmup,
+            "repeats": bench.repeats,
+            "batch_size": bench.batch_size,
+            "metrics": list(bench.metrics),
+            **extra,
+        }
+        inputs = {"model": stage.node, "data": data}
+        first = next((n for n in self.nodes if n.stage is not None), None)
+        if first is not None:
+            inputs["reference"] = first.id
+        return self.add(f"bench.{stage.name}", pass_name, params, inputs, stage=stage.name)

@@ -1,0 +1,1 @@
+"""Pass specs, one module per backend; ``recipecc.plan.registry`` merges them."""

@@ -1,0 +1,25 @@
+"""Dataset passes: run in the compiler process (numpy, scikit-learn, Pillow; no framework)."""
+
+from __future__ import annotations
+
+from recipecc.plan.spec import PassSpec
+
+SPECS = (
+    PassSpec(
+        "data.digits",
+        "local",
+        "recipecc.passes.data.digits:run",
+        "dataset",
+        "Load scikit-learn's digits, upscale, split into train/test with a fixed stratified hold-out",
+        ("scikit-learn", "numpy", "scipy"),
+        version=2,
+    ),
+    PassSpec(
+        "data.image_folder",
+        "local",
+        "recipecc.passes.data.image_folder:run",
+        "dataset",
+        "Read a folder of images (recursively), preprocess for the model, split calibration / evaluation parts",
+        ("numpy", "pillow"),
+    ),
+)

@@ -1,0 +1,60 @@
+"""Paddle backend passes (PaddleSlim, Paddle Inference); they run in the paddle worker process."""
+
+from __future__ import annotations
+
+from recipecc.plan.spec import PassSpec
+
+_TOOLS = ("paddlepaddle", "paddleslim", "numpy")
+
+SPECS = (
+    PassSpec(
+        "paddle.train",
+        "paddle",
+        "recipecc.passes.paddle.train:run",
+        "paddle-dygraph",
+        "Build the architecture (no pretrained weights) and train it on the recipe's dataset",
+        _TOOLS,
+    ),
+    PassSpec(
+        "paddle.prune",
+        "paddle",
+        "recipecc.passes.paddle.prune:run",
+        "paddle-dygraph",
+        "Structured filter pruning (PaddleSlim L1-norm / FPGM) of the convolutions matched by name patterns",
+        _TOOLS,
+        version=2,
+    ),
+    PassSpec(
+        "paddle.finetune",
+        "paddle",
+        "recipecc.passes.paddle.finetune:run",
+        "paddle-dygraph",
+        "Train the pruned model for a few epochs to recover accuracy",
+        _TOOLS,
+    ),
+    PassSpec(
+        "paddle.export",
+        "paddle",
+        "recipecc.passes.paddle.export:run",
+        "paddle-inference",
+        "Save a dygraph model as a Paddle inference model (program + params) with a fixed input shape",
+        _TOOLS,
+    ),
+    PassSpec(
+        "paddle.ptq",
+        "paddle",
+        "recipecc.passes.paddle.ptq:run",
+        "paddle-inference",
+        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data",
+        _TOOLS,
+    ),
+    PassSpec(
+        "paddle.bench",
+        "paddle",
+        "recipecc.bench.runners.paddle_inference:run",
+        "benchmark",
+        "Top-1 / fidelity on the held-out split, size on disk, latency median/p90 per thread count (Paddle Inference)",
+        ("paddlepaddle", "numpy"),
+        version=2,
+    ),
+)
