@@ -33,7 +33,7 @@ def _load(path: Path, size: tuple[int, int], color: str) -> NDArray[Any]:
     from PIL import Image
 
     with Image.open(path) as image:
-        rgb = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+        rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
         array = np.asarray(rgb, dtype=np.float32)
     return array[..., ::-1] if color == "BGR" else array
 
