@@ -20,7 +20,7 @@ from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
 from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
-from recipecc.worker import BackendWorkers
+from recipecc.worker import BackendWorkers, PassError
 
 __all__ = ["RunOutcome", "execute_plan", "run_recipe"]
 
@@ -70,11 +70,26 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
         log.info("removed an unfinished artifact of an interrupted run: %s", stale)
     outputs: dict[str, dict[str, Any]] = {}
     pass_log: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
     total = len(plan.nodes)
     with BackendWorkers() as workers:
         for index, node in enumerate(plan.nodes, 1):
             spec = PASSES[node.pass_name]
             label = f"[{index}/{total}] {node.id:<18} {node.pass_name:<16}"
+            broken = [src for src in node.inputs.values() if src in failed]
+            if broken:
+                failed[node.id] = f"skipped: its input '{broken[0]}' failed"
+                console.print(f"{label} [red]skipped[/] ({failed[node.id]})")
+                pass_log.append(
+                    {
+                        "node": node.id,
+                        "pass": node.pass_name,
+                        "key": node.key,
+                        "cached": False,
+                        "failed": failed[node.id],
+                    }
+                )
+                continue
             if cache.has(node.key):
                 outputs[node.id] = cache.meta(node.key)
                 console.print(f"{label} [green]cached[/] {node.key[:12]}")
@@ -95,6 +110,16 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
             started = time.perf_counter()
             try:
                 meta = workers.run(spec.backend, spec.entry, ctx)
+            except PassError as exc:
+                cache.abandon(tmp)
+                if not node.optional:
+                    raise
+                failed[node.id] = str(exc)
+                console.print(f"{label} [bold red]failed[/] (optional: the run goes on) {exc}")
+                pass_log.append(
+                    {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "failed": str(exc)}
+                )
+                continue
             except BaseException:
                 cache.abandon(tmp)
                 raise
@@ -120,6 +145,6 @@ def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = No
     results = assemble_results(plan, outputs, asdict(recipe), pass_log)
     run_dir.mkdir(parents=True, exist_ok=True)
     reports = render_reports(results, outputs, run_dir)
-    executed = [entry["node"] for entry in pass_log if not entry["cached"]]
+    executed = [entry["node"] for entry in pass_log if not entry["cached"] and "failed" not in entry]
     cached = [entry["node"] for entry in pass_log if entry["cached"]]
     return RunOutcome(plan, results, run_dir, reports, executed, cached)

@@ -58,6 +58,8 @@ def assemble_results(
     """The results document of one run, from the benchmark nodes' outputs."""
     stages: list[dict[str, Any]] = []
     for node in plan.bench_nodes:
+        if node.id not in outputs:  # an optional stage that failed: listed under "failed"
+            continue
         out = outputs[node.id]
         stages.append(
             {
@@ -74,13 +76,15 @@ def assemble_results(
     baseline = stages[0]
     for stage in stages:
         stage["vs_baseline"] = _compare(stage, baseline)
-    host = next((outputs[n.id].get("host") for n in plan.bench_nodes), None)
+    host = next((outputs[n.id].get("host") for n in plan.bench_nodes if n.id in outputs), None)
+    failed = [{"node": e["node"], "pass": e["pass"], "error": e["failed"]} for e in pass_log if "failed" in e]
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "recipe": plan.recipe_name,
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
         "stages": stages,
+        "failed": failed,
         "provenance": {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "recipe": dict(resolved_recipe),

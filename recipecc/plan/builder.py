@@ -37,6 +37,7 @@ class PlanBuilder:
         params: Mapping[str, Any],
         inputs: Mapping[str, str] | None = None,
         stage: str | None = None,
+        optional: bool = False,
     ) -> str:
         """Add a node (its key hashes the pass, its parameters, its inputs' keys and its tools' versions)."""
         if node_id in self.keys:
@@ -51,7 +52,7 @@ class PlanBuilder:
             tool_versions(spec.tools),
         )
         self.keys[node_id] = key
-        self.nodes.append(PlanNode(node_id, pass_name, dict(params), inputs, key, stage))
+        self.nodes.append(PlanNode(node_id, pass_name, dict(params), inputs, key, stage, optional))
         return node_id
 
     def check(self, name: str, status: str, detail: str) -> None:
@@ -78,7 +79,7 @@ class PlanBuilder:
             params["root_fingerprint"] = fingerprint_path(data.root)
         return self.add("data", f"data.{data.name}", params)
 
-    def bench(self, stage: Stage, pass_name: str, data: str, **extra: Any) -> str:
+    def bench(self, stage: Stage, pass_name: str, data: str, optional: bool = False, **extra: Any) -> str:
         """A benchmark node for ``stage``; every stage after the first is compared with the first's outputs."""
         bench = self.recipe.bench
         params: dict[str, Any] = {
@@ -96,4 +97,4 @@ class PlanBuilder:
         first = next((n for n in self.nodes if n.stage is not None), None)
         if first is not None:
             inputs["reference"] = first.id
-        return self.add(f"bench.{stage.name}", pass_name, params, inputs, stage=stage.name)
+        return self.add(f"bench.{stage.name}", pass_name, params, inputs, stage=stage.name, optional=optional)

@@ -23,6 +23,9 @@ class PlanNode:
     key: str
     #: for benchmark nodes: the name of the model stage they measure ("baseline", "pruned", ...)
     stage: str | None = None
+    #: an optional node may fail without failing the run (e.g. one candidate of a search); its dependents are
+    #: skipped and the failure is reported
+    optional: bool = False
 
 
 @dataclass(frozen=True)
