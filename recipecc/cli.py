@@ -97,14 +97,14 @@ def cmd_plan(overrides: list[str]) -> int:
         status = "[green]cached[/]" if cache.has(node.key) else "[yellow]to run[/]"
         inputs = ", ".join(f"{k}<-{v}" for k, v in node.inputs.items())
         _stdout.print(
-            f"{index:>3}. [bold]{node.id:<18}[/] {node.pass_name:<16} {PASSES[node.pass_name].backend:<7} "
+            f"{index:>3}. [bold]{node.id:<18}[/] {node.pass_name:<18} {PASSES[node.pass_name].backend:<7} "
             f"key {node.key[:12]}  {status}" + (f"  [dim]({inputs})[/]" if inputs else "")
         )
         params = " ".join(f"{k}={v}" for k, v in node.params.items())
         _stdout.print(f"       [dim]{params}[/]", markup=True, soft_wrap=False)
     bench_inputs = ", ".join(n.id for n in plan.bench_nodes)
     _stdout.print(
-        f"{len(plan.nodes) + 1:>3}. [bold]{'report':<18}[/] {'report.render':<16} {'local':<7} "
+        f"{len(plan.nodes) + 1:>3}. [bold]{'report':<18}[/] {'report.render':<18} {'local':<7} "
         f"[dim]always rendered[/]  [dim]({bench_inputs})[/]"
     )
     _stdout.print("       [dim]results.json, report.md, report.html into the run directory[/]")
@@ -188,13 +188,16 @@ def _summary(outcome: Any) -> None:
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
     table = Table(title=f"{results['recipe']} on {results['target']}", title_justify="left", header_style="bold")
-    for column in ("stage", "top-1", "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
+    metric = results.get("quality_metric", "top1")
+    quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
+    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"]["top1"]) + ("" if index == 0 else f" ({signed_points(vs['top1_delta'])})"),
+            percent(stage["metrics"].get(metric, 0.0))
+            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
         ]
         for t in threads:

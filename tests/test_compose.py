@@ -12,6 +12,7 @@ from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.errors import RecipeError
 
 GROUPS = list_groups()
+TFLITE_STRATEGIES = ("tflite_", "magnitude")
 
 
 def test_groups_have_the_shipped_options() -> None:
@@ -25,6 +26,13 @@ def test_groups_have_the_shipped_options() -> None:
 )
 def test_every_option_composes_validates_and_plans(group: str, option: str, image_dir: Path) -> None:
     needs = {("dataset", "image_folder"): [f"dataset.root={image_dir}"]}
+    # TFLite-only strategies plan on a TFLite target, TFLite targets with a strategy the tf backend runs
+    # (their errors on the paddle host are checked in test_tf_plan.py)
+    needs |= {("strategy", o): ["target=pc_xnnpack"] for o in GROUPS["strategy"] if o.startswith(TFLITE_STRATEGIES)}
+    needs |= {("target", t): ["strategy=magnitude_int8"] for t in ("pc_xnnpack", "rpi3")}
+    # model=file needs a path; planning never reads an ONNX file's contents, so any existing file does
+    needs[("model", "file")] = [f"model.path={image_dir / 'cat' / '0.jpg'}", "model.format=onnx", "target=host_ort",
+                                "strategy=quant"]  # fmt: skip
     recipe = validate_recipe(compose_recipe([f"{group}={option}", *needs.get((group, option), [])]))
     quantizes = recipe.strategy.quant is not None
     runtime = RUNTIMES[recipe.target.runtime]

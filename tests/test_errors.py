@@ -22,7 +22,8 @@ def error_for(*overrides: str) -> RecipeError:
 def test_unknown_group_option_suggests_the_closest() -> None:
     err = error_for("strategy=prun")
     assert str(err).startswith("strategy 'prun' not found; did you mean 'prune'?")
-    assert "valid: none, prune, prune_quant, quant" in str(err)
+    valid = str(err).split("valid: ")[1].split(", ")
+    assert {"none", "prune", "prune_quant", "quant"} <= set(valid)
 
 
 def test_unknown_recipe_and_target() -> None:
@@ -72,7 +73,8 @@ def test_missing_files() -> None:
 def test_setting_a_key_of_a_section_the_strategy_lacks() -> None:
     err = error_for("strategy=none", "strategy.prune.ratio=0.3")
     assert "'strategy.prune' is not part of this recipe" in str(err)
-    assert "strategy=prune strategy.prune.ratio=0.3" in str(err)
+    assert "a strategy that has it (" in str(err) and "prune_quant" in str(err)
+    assert "strategy.prune.ratio=0.3" in str(err)
 
 
 def test_target_that_cannot_run_int8_is_rejected_at_plan_time() -> None:

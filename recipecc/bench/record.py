@@ -21,6 +21,8 @@ MODEL_INFO_KEYS = (
     "flops_reduction",
     "params_reduction",
     "selector_matches",
+    "ratio_summary",
+    "origin",
     "calibration",
     "sparsity",
     "quantization",
@@ -62,6 +64,8 @@ def benchmark_record(
     """Save this stage's outputs (for later stages to compare with) and assemble its record."""
     np.save(out_dir / OUTPUTS_FILE, outputs)
     reference = np.load(reference_dir / OUTPUTS_FILE) if reference_dir is not None else None
+    if not params.get("labels", True):  # the planner knows the labels cannot score this model (e.g. untrained)
+        labels = None
     metrics = quality_metrics(outputs, labels, reference, list(params.get("metrics", [])))
     return {
         "format": "benchmark",

@@ -17,7 +17,7 @@ from typing import Any
 
 from recipecc.plan.graph import Plan
 
-__all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results"]
+__all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
 
 RESULTS_SCHEMA_VERSION = 1
 _PACKAGES = ("recipecc", "paddlepaddle", "paddleslim", "paddle2onnx", "numpy", "scikit-learn", "hydra-core")
@@ -33,8 +33,16 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _compare(stage: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
-    """Deltas against the baseline: accuracy in points, size ratio, speed-up per thread count (>1 = faster)."""
+def quality_metric(stages: list[dict[str, Any]]) -> str:
+    """The headline quality number: top-1 when every stage has labels to score, else agreement with the baseline."""
+    for name in ("top1", "top1_agreement", "iou", "cosine"):
+        if stages and all(name in stage["metrics"] for stage in stages):
+            return name
+    return "top1"
+
+
+def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top1") -> dict[str, Any]:
+    """Deltas against the baseline: quality in points, size ratio, speed-up per thread count (>1 = faster)."""
     base_latency = {row["threads"]: row["median_ms"] for row in baseline["latency"]}
     speedup = {
         str(row["threads"]): base_latency[row["threads"]] / row["median_ms"]
@@ -42,7 +50,12 @@ def _compare(stage: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         if row["threads"] in base_latency and row["median_ms"] > 0
     }
     return {
-        "top1_delta": stage["metrics"]["top1"] - baseline["metrics"]["top1"],
+        "quality_delta": stage["metrics"].get(metric, 0.0) - baseline["metrics"].get(metric, 0.0),
+        **(
+            {"top1_delta": stage["metrics"]["top1"] - baseline["metrics"]["top1"]}
+            if "top1" in stage["metrics"] and "top1" in baseline["metrics"]
+            else {}
+        ),
         "size_ratio": baseline["size_bytes"] / stage["size_bytes"] if stage["size_bytes"] else None,
         "speedup": speedup,
         "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0),
@@ -73,9 +86,10 @@ def assemble_results(
                 "cache_key": node.key,
             }
         )
-    baseline = stages[0]
+    baseline = stages[0] if stages else None
+    metric = quality_metric(stages)
     for stage in stages:
-        stage["vs_baseline"] = _compare(stage, baseline)
+        stage["vs_baseline"] = _compare(stage, baseline, metric) if baseline else {}
     host = next((outputs[n.id].get("host") for n in plan.bench_nodes if n.id in outputs), None)
     failed = [{"node": e["node"], "pass": e["pass"], "error": e["failed"]} for e in pass_log if "failed" in e]
     return {
@@ -83,8 +97,10 @@ def assemble_results(
         "recipe": plan.recipe_name,
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
+        "quality_metric": metric,
         "stages": stages,
         "failed": failed,
+        "search": search_selection(plan, stages, resolved_recipe, failed),
         "provenance": {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "recipe": dict(resolved_recipe),
@@ -94,9 +110,81 @@ def assemble_results(
                 "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
                 "batch size 1, after untimed warmup calls; median and p90 of the timed calls",
                 "accuracy": "top-1 on the held-out split, computed with the same runtime that is timed",
-                "size": "bytes on disk of the deployable model files",
+                "size": "bytes on disk of the deployable model files (reports: 1 MB = 10^6 bytes)",
             },
             "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in plan.checks],
             "passes": pass_log,
         },
+    }
+
+
+# --- search selection (strategy.search, onnx backend) -------------------------------------------------------------
+
+#: metrics where smaller is better: their "drop" is the increase over the baseline's (zero) error
+_ERROR_METRICS = ("max_abs_error", "mean_abs_error")
+
+
+def _metric_drop(metric: str, stage: Mapping[str, Any], baseline: Mapping[str, Any]) -> float | None:
+    """How much ``metric`` got worse against the baseline (the baseline agrees perfectly with itself)."""
+    value = stage["metrics"].get(metric)
+    if value is None:
+        return None
+    if metric in _ERROR_METRICS:
+        return float(value)
+    reference = baseline["metrics"].get(metric, 1.0)  # top1_agreement, cosine, iou of the baseline with itself
+    return float(reference) - float(value)
+
+
+def search_selection(
+    plan: Plan,
+    stages: list[dict[str, Any]],
+    resolved_recipe: Mapping[str, Any],
+    failed: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Every search candidate's numbers and the one selected: the fastest at the fewest threads measured (1 on
+    every shipped target) among those whose ``metric`` drop vs the baseline is within ``max_drop``.
+
+    Candidates are the bench nodes the planner marked with ``search_candidate``; a failed one is listed with its
+    error and never selected, so the best of the others is kept.
+    """
+    search = (resolved_recipe.get("strategy") or {}).get("search")
+    nodes = [n for n in plan.bench_nodes if "search_candidate" in n.params]
+    if not search or not nodes or not stages:
+        return None
+    baseline, by_name = stages[0], {s["name"]: s for s in stages}
+    metric, max_drop = str(search["metric"]), float(search["max_drop"])
+    errors = {f["node"]: f["error"] for f in failed}
+    rows: list[dict[str, Any]] = []
+    for node in nodes:
+        index = int(node.params["search_candidate"])
+        row: dict[str, Any] = {"index": index, "stage": node.stage, "config": search["candidates"][index]}
+        stage = by_name.get(str(node.stage))
+        if stage is None:
+            quantize = next(iter(n for n in plan.nodes if n.id == node.inputs.get("model")), None)
+            reason = errors.get(quantize.id if quantize else "", errors.get(node.id, "did not run"))
+            rows.append({**row, "status": "failed", "error": reason})
+            continue
+        latency = min(stage["latency"], key=lambda r: r["threads"]) if stage["latency"] else None
+        drop = _metric_drop(metric, stage, baseline)
+        eligible = drop is not None and drop <= max_drop + 1e-12
+        rows.append(
+            {
+                **row,
+                "status": "within budget" if eligible else ("over budget" if drop is not None else "not measured"),
+                "metric_value": stage["metrics"].get(metric),
+                "drop": drop,
+                "threads": latency["threads"] if latency else None,
+                "median_ms": latency["median_ms"] if latency else None,
+                "size_bytes": stage["size_bytes"],
+            }
+        )
+    eligible_rows = [r for r in rows if r["status"] == "within budget" and r["median_ms"] is not None]
+    best = min(eligible_rows, key=lambda r: r["median_ms"], default=None)
+    return {
+        "metric": metric,
+        "max_drop": max_drop,
+        "rule": f"fastest at {best['threads'] if best else 1} thread(s) among candidates whose {metric} drop "
+        f"vs the baseline is <= {max_drop}",
+        "candidates": rows,
+        "selected": best["stage"] if best else None,
     }

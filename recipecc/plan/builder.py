@@ -58,12 +58,19 @@ class PlanBuilder:
     def check(self, name: str, status: str, detail: str) -> None:
         self.checks.append(Check(name, status, detail))
 
-    def dataset(self, layout: str) -> str:
-        """The dataset node, materialising the recipe's data once in ``layout`` (NCHW or NHWC)."""
+    def dataset(self, layout: str, channels: int = 1) -> str:
+        """The dataset node, materialising the recipe's data once in ``layout`` (NCHW or NHWC).
+
+        ``channels`` (digits only): 3 replicates the grey scans for models that take colour images.
+        """
         data = self.recipe.dataset
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
         if data.name == "digits":
             params |= {"image_size": data.image_size, "test_fraction": data.test_fraction}
+            if channels != 1:
+                params["channels"] = channels
+            if data.max_images is not None:
+                params["max_images"] = data.max_images
         else:
             params |= {
                 "size": data.size,
@@ -77,7 +84,22 @@ class PlanBuilder:
         if data.root:
             params["root"] = data.root
             params["root_fingerprint"] = fingerprint_path(data.root)
+        if data.name == "image_folder" and self.recipe.model.arch == "file":
+            self.check(
+                "labels",
+                "warn",
+                "if dataset.root's sub-folders name classes, top-1 assumes the model's class i is the i-th "
+                "sub-folder in sorted order (ImageFolder convention); fidelity metrics do not depend on it",
+            )
         return self.add("data", f"data.{data.name}", params)
+
+    def labels_score_model(self) -> bool:
+        """Whether the dataset's labels can score the model: not for an untrained network, nor for a head whose
+        classes are not the dataset's (an ImageNet head on digits); fidelity against the baseline is used then."""
+        model, data = self.recipe.model, self.recipe.dataset
+        untrained = model.arch != "file" and model.path is None and model.train.epochs == 0
+        foreign_head = data.name == "digits" and model.num_classes != 10
+        return not (untrained or foreign_head)
 
     def bench(self, stage: Stage, pass_name: str, data: str, optional: bool = False, **extra: Any) -> str:
         """A benchmark node for ``stage``; every stage after the first is compared with the first's outputs."""
@@ -91,6 +113,7 @@ class PlanBuilder:
             "repeats": bench.repeats,
             "batch_size": bench.batch_size,
             "metrics": list(bench.metrics),
+            "labels": self.labels_score_model(),
             **extra,
         }
         inputs = {"model": stage.node, "data": data}

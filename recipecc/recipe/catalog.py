@@ -56,7 +56,8 @@ class Runtime:
     precisions: tuple[str, ...]
     device: str
     description: str
-    #: how latency is obtained: "measured-host" (run here), "estimated" (no such device here)
+    #: how latency is obtained: "measured-host" (run here), "estimated" (no such device here), "on-device" (only
+    #: by running recipecc on that device: plan-only here)
     latency_source: str = "measured-host"
 
 
@@ -124,6 +125,15 @@ RUNTIMES: dict[str, Runtime] = {
             ("fp32", "fp16", "int8"),
             "cpu",
             "TensorFlow Lite interpreter (ai-edge-litert) with the XNNPACK delegate on the host CPU",
+        ),
+        Runtime(
+            "tflite_rpi3",
+            "tf",
+            "tflite",
+            ("fp32", "fp16", "int8"),
+            "rpi3",
+            "TensorFlow Lite (LiteRT, XNNPACK) on a Raspberry Pi 3 (Cortex-A53): planned here, measured only there",
+            latency_source="on-device",
         ),
     )
 }

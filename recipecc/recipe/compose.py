@@ -162,6 +162,9 @@ def _missing_option(exc: Any) -> RecipeError:
     )
 
 
+#: schema fields that are free-form mappings (new keys are entries, not typos)
+_MAPPING_FIELDS = ("strategy.prune.per_layer",)
+
 _TYPE_WORDS = {
     "Float": "a number, e.g. 0.5",
     "Integer": "a whole number, e.g. 3",
@@ -218,6 +221,13 @@ def translate_error(exc: BaseException) -> RecipeError:
             return RecipeError(f"cannot parse override: {err}", valid="key=value, group=option, +key=value")
         if isinstance(err, (ConfigKeyError, ConfigAttributeError)):
             full_key = str(err.full_key or err.key)
+            for mapping in _MAPPING_FIELDS:
+                if full_key.startswith(mapping + "."):
+                    return RecipeError(
+                        f"cannot add '{full_key[len(mapping) + 1 :]}' to {mapping} with a plain override",
+                        key=mapping,
+                        valid=f"+{mapping}={{pattern:value}} (a '+' adds entries; write dots in patterns as '*')",
+                    )
             name = full_key.rsplit(".", 1)[-1]
             fields = _schema_fields(full_key)
             return RecipeError(

@@ -73,6 +73,7 @@ class DatasetConfig:
     ``image_folder``: a user's folder of jpg/png images (recursively), unlabelled unless sub-folders name classes;
     preprocessed with ``size`` [H, W], ``scale`` then ``(x - mean) / std`` per channel, ``layout`` and ``color``.
     The first ``calibration_images`` are for calibration, a disjoint ``eval_images`` for evaluation.
+    ``max_images`` (digits) keeps a stratified subset, for large ``image_size`` (e.g. 224x224 fallback data).
     """
 
     name: str = "digits"
@@ -88,6 +89,7 @@ class DatasetConfig:
     color: str = "RGB"
     calibration_images: int = 64
     eval_images: int = 64
+    max_images: Optional[int] = None
 
 
 @dataclass
@@ -96,8 +98,10 @@ class PruneConfig:
 
     ``criterion``: ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
     smallest weights (unstructured; tf, onnx) to ``ratio`` sparsity. ``layers`` are shell-style patterns of layer
-    names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``). ``schedule``/``frequency`` are
-    tfmot's (constant or polynomial decay, pruning step every ``frequency`` steps); ``block`` is a structured
+    names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``; on the command line a key
+    cannot hold a dot: write ``+strategy.prune.per_layer={stage4*conv2:0.2}``, or ``"stage4.conv2": 0.2`` in a
+    YAML file). ``schedule``/``frequency`` are tfmot's (constant or polynomial decay, pruning step every
+    ``frequency`` steps); ``block`` is a structured
     sparsity pattern such as ``"2:4"`` (tfmot).
     """
 
@@ -122,6 +126,8 @@ class SensitivityConfig:
     target: str = "flops"
     value: float = 0.3
     align: int = 8
+    #: training images per evaluation (the analysis runs layers x ratios evaluations)
+    images: int = 256
 
 
 @dataclass

@@ -133,7 +133,7 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _choice("model.format", model.format, list(MODEL_FORMATS))
     _existing_path("model.path", model.path, required=model.arch == "file")
     _validate_shape("model.input_shape", model.input_shape)
-    _at_least("model.train.epochs", model.train.epochs, 1)
+    _at_least("model.train.epochs", model.train.epochs, 0)
     _positive("model.train.lr", model.train.lr)
     _at_least("model.train.batch_size", model.train.batch_size, 1)
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
@@ -154,6 +154,8 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         raise RecipeError("dataset.mean / dataset.std need 1 or 3 values", key="dataset.mean", valid="1 or 3 values")
     _at_least("dataset.calibration_images", data.calibration_images, 1)
     _at_least("dataset.eval_images", data.eval_images, 1)
+    if data.max_images is not None:
+        _at_least("dataset.max_images", data.max_images, 50)  # a stratified hold-out of all 10 digits
 
     strategy = recipe.strategy
     if strategy.prune is not None:
@@ -167,6 +169,7 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _choice("strategy.sensitivity.target", sens.target, SENSITIVITY_TARGETS)
         _open_interval("strategy.sensitivity.value", sens.value, 0.0, 1.0)
         _at_least("strategy.sensitivity.align", sens.align, 1)
+        _at_least("strategy.sensitivity.images", sens.images, 8)
     if strategy.finetune is not None:
         _at_least("strategy.finetune.epochs", strategy.finetune.epochs, 0)
         _positive("strategy.finetune.lr", strategy.finetune.lr)

@@ -6,11 +6,11 @@ __all__ = ["FILTERS", "human_size", "percent", "signed_points", "speed"]
 
 
 def human_size(size: float) -> str:
-    """Bytes as KB/MB (1 KB = 1024 bytes, as file browsers and the PaddleX tables show them)."""
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.2f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.1f} KB"
+    """Bytes as decimal KB/MB (1 MB = 10^6 bytes), the unit of the PaddleX tables (MobileNetV1 "17MB")."""
+    if size >= 1e6:
+        return f"{size / 1e6:.2f} MB"
+    if size >= 1e3:
+        return f"{size / 1e3:.1f} KB"
     return f"{int(size)} B"
 
 

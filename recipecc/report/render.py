@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from recipecc.paths import templates_dir
 from recipecc.report.formatting import FILTERS
-from recipecc.report.plots import latency_size_plot
+from recipecc.report.plots import latency_size_plot, sensitivity_plot
 
 __all__ = ["render_reports", "write_atomic"]
 
@@ -44,9 +44,20 @@ def render_reports(results: dict[str, Any], outputs: Mapping[str, Mapping[str, A
     env = _environment()
     plot_path = run_dir / "latency_size.png"
     plot_b64 = latency_size_plot(results, plot_path)
-    training = {node: dict(meta) for node, meta in outputs.items() if meta.get("history") is not None}
+    training = {node: dict(meta) for node, meta in outputs.items() if meta.get("history")}
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
-    context = {"r": results, "threads": threads, "training": training, "plot_file": plot_path.name}
+    sensitivity = next((dict(m) for m in outputs.values() if m.get("format") == "sensitivity"), None)
+    sensitivity_b64 = ""
+    if sensitivity:
+        sensitivity_b64 = sensitivity_plot(sensitivity["sensitivities"], run_dir / "sensitivity.png")
+    context = {
+        "r": results,
+        "threads": threads,
+        "training": training,
+        "plot_file": plot_path.name,
+        "sensitivity": sensitivity,
+        "sensitivity_plot": "sensitivity.png",
+    }
     paths = {
         "json": run_dir / "results.json",
         "markdown": run_dir / "report.md",
@@ -54,6 +65,7 @@ def render_reports(results: dict[str, Any], outputs: Mapping[str, Mapping[str, A
     }
     write_atomic(paths["json"], json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
     write_atomic(paths["markdown"], env.get_template("report.md.j2").render(**context))
-    write_atomic(paths["html"], env.get_template("report.html.j2").render(**context, plot_b64=plot_b64))
+    html = env.get_template("report.html.j2").render(**context, plot_b64=plot_b64, sensitivity_b64=sensitivity_b64)
+    write_atomic(paths["html"], html)
     paths["plot"] = plot_path
     return paths

@@ -34,12 +34,22 @@ def run(ctx: PassContext) -> dict[str, Any]:
 
     params = ctx.params
     digits = load_digits()
-    images = _upscale(digits.images.astype(np.float32) / 16.0, int(params["image_size"]))
-    images = np.clip(images, 0.0, 1.0)[:, None, :, :].astype(np.float32)
-    labels = digits.target.astype(np.int64)
+    raw, labels = digits.images.astype(np.float32) / 16.0, digits.target.astype(np.int64)
+    if params.get("max_images"):  # a stratified subset, chosen before upscaling (224x224 copies are large)
+        keep, _ = train_test_split(
+            np.arange(len(labels)),
+            train_size=int(params["max_images"]),
+            random_state=int(params["seed"]),
+            stratify=labels,
+        )
+        raw, labels = raw[np.sort(keep)], labels[np.sort(keep)]
+    images = np.clip(_upscale(raw, int(params["image_size"])), 0.0, 1.0)[:, None, :, :].astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(
         images, labels, test_size=float(params["test_fraction"]), random_state=int(params["seed"]), stratify=labels
     )
+    channels = int(params.get("channels", 1))
+    if channels != 1:  # grey scans replicated for models that take colour images
+        x_train, x_test = np.repeat(x_train, channels, axis=1), np.repeat(x_test, channels, axis=1)
     if params.get("layout", "NCHW") == "NHWC":
         x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
     save_split(ctx.out_dir, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)

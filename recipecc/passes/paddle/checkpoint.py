@@ -17,8 +17,26 @@ from paddle import nn
 from recipecc.passes.base import read_artifact
 from recipecc.passes.paddle.models import build_model
 
-__all__ = ["apply_pruning", "load_model", "model_spec", "save_model"]
+__all__ = ["MODEL_FACTS", "apply_pruning", "load_model", "make_pruner", "model_spec", "save_model"]
 
+#: facts about a network that travel with it from pass to pass (export, QAT) up to the report
+MODEL_FACTS = (
+    "arch",
+    "width",
+    "num_classes",
+    "input_shape",
+    "params",
+    "flops",
+    "top1_dygraph",
+    "pruning",
+    "flops_before",
+    "params_before",
+    "flops_reduction",
+    "params_reduction",
+    "selector_matches",
+    "ratio_summary",
+    "origin",
+)
 WEIGHTS = "model.pdparams"
 BASE_WEIGHTS = "base.pdparams"
 
@@ -28,20 +46,28 @@ def model_spec(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning") if k in meta}
 
 
-def apply_pruning(model: nn.Layer, input_shape: list[int], criterion: str, ratios: dict[str, float]) -> Any:
-    """Prune ``model`` in place with PaddleSlim; returns the pruner.
-
-    ``ratios`` is keyed by layer path (``features.3``), which is stable across processes; PaddleSlim wants the
-    weight's variable name (``conv2d_17.w_0``), which depends on how many layers the process created before.
-    """
+def make_pruner(model: nn.Layer, input_shape: list[int], criterion: str) -> Any:
+    """A PaddleSlim filter pruner over ``model`` (it traces the model once to learn its channel dependencies)."""
     from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
 
     from recipecc.passes.paddle.quiet import quiet_stdout
 
     pruner_class = {"l1_norm": L1NormFilterPruner, "fpgm": FPGMFilterPruner}[criterion]
     with quiet_stdout():
-        pruner = pruner_class(model, [1, *input_shape])
-        layers = dict(model.named_sublayers())
+        return pruner_class(model, [1, *input_shape])
+
+
+def apply_pruning(model: nn.Layer, input_shape: list[int], criterion: str, ratios: dict[str, float]) -> Any:
+    """Prune ``model`` in place with PaddleSlim; returns the pruner.
+
+    ``ratios`` is keyed by layer path (``stage3.conv1``), which is stable across processes; PaddleSlim wants the
+    weight's variable name (``conv2d_17.w_0``), which depends on how many layers the process created before.
+    """
+    from recipecc.passes.paddle.quiet import quiet_stdout
+
+    pruner = make_pruner(model, input_shape, criterion)
+    layers = dict(model.named_sublayers())
+    with quiet_stdout():
         pruner.prune_vars({layers[path].weight.name: ratio for path, ratio in ratios.items()}, axis=0)
     _drop_restore_backups(model)
     return pruner

@@ -11,7 +11,7 @@ from typing import Any
 import paddle
 
 from recipecc.passes.base import PassContext, read_artifact
-from recipecc.passes.paddle.checkpoint import load_model
+from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
 from recipecc.passes.paddle.quiet import quiet_stdout
 
 __all__ = ["INPUT_NAME", "MODEL_FILES", "run"]
@@ -27,26 +27,11 @@ def run(ctx: PassContext) -> dict[str, Any]:
     input_spec = [paddle.static.InputSpec([None, *spec["input_shape"]], "float32", INPUT_NAME)]
     with quiet_stdout():
         paddle.jit.save(model, str(ctx.out_dir / "model"), input_spec=input_spec)
-    keep = (
-        "arch",
-        "width",
-        "num_classes",
-        "input_shape",
-        "params",
-        "flops",
-        "top1_dygraph",
-        "pruning",
-        "flops_before",
-        "params_before",
-        "flops_reduction",
-        "params_reduction",
-        "selector_matches",
-    )
     return {
         "format": "paddle-inference",
         "precision": "fp32",
         "model_files": list(MODEL_FILES),
         "input_name": INPUT_NAME,
         "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in MODEL_FILES),
-        **{k: meta[k] for k in keep if k in meta},
+        **{k: meta[k] for k in MODEL_FACTS if k in meta},
     }

@@ -9,44 +9,67 @@ from typing import Any
 import paddle
 from paddle import nn
 
-__all__ = ["DigitsCNN", "build_model"]
+__all__ = ["DigitsCNN", "build_model", "describe", "prunable_convolutions"]
 
 
 class DigitsCNN(nn.Layer):  # type: ignore[misc]
     """VGG-style CNN: four stages of two 3x3 conv+BN+ReLU, 2x2 max-pooling between stages, global pooling, FC.
 
     ``width`` scales the filters (32/64/128/256 at 1.0). Pooling stops once the feature map is 2x2, so the same
-    network runs on 8x8 digits (tests) and on upscaled ones (the default recipe).
+    network runs on 8x8 digits (tests) and on upscaled ones (the default recipe). Layers have stable names
+    (``stage1.conv1`` ... ``stage4.conv2``, ``fc``) that pruning selectors match against.
     """
 
     BASE_CHANNELS = (32, 64, 128, 256)
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int = 10, width: float = 1.0) -> None:
         super().__init__()
-        layers: list[nn.Layer] = []
         size, cin = image_size, in_channels
-        for base in self.BASE_CHANNELS:
+        self.stages = []
+        for index, base in enumerate(self.BASE_CHANNELS, 1):
             cout = max(4, round(base * width))
-            for _ in range(2):
-                layers += [nn.Conv2D(cin, cout, 3, padding=1, bias_attr=False), nn.BatchNorm2D(cout), nn.ReLU()]
+            stage = nn.Sequential()
+            for conv in (1, 2):
+                stage.add_sublayer(f"conv{conv}", nn.Conv2D(cin, cout, 3, padding=1, bias_attr=False))
+                stage.add_sublayer(f"bn{conv}", nn.BatchNorm2D(cout))
+                stage.add_sublayer(f"relu{conv}", nn.ReLU())
                 cin = cout
             if size >= 4:
-                layers.append(nn.MaxPool2D(2))
+                stage.add_sublayer("pool", nn.MaxPool2D(2))
                 size //= 2
-        self.features = nn.Sequential(*layers)
+            self.stages.append(self.add_sublayer(f"stage{index}", stage))
         self.pool = nn.AdaptiveAvgPool2D(1)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.fc(paddle.flatten(self.pool(self.features(x)), 1))
+        for stage in self.stages:
+            x = stage(x)
+        return self.fc(paddle.flatten(self.pool(x), 1))
 
 
 def build_model(arch: str, input_shape: Sequence[int], num_classes: int, width: float) -> nn.Layer:
     """A freshly initialised model of a registered architecture; ``input_shape`` is (C, H, W)."""
+    channels, height, _ = input_shape
     if arch == "digits_cnn":
-        channels, height, _ = input_shape
         return DigitsCNN(channels, height, num_classes, width)
+    from paddle.vision import models
+
+    if channels != 3:
+        raise ValueError(f"{arch} takes 3-channel images, the data has {channels}")
+    if arch == "mobilenet_v1":
+        return models.mobilenet_v1(pretrained=False, scale=width, num_classes=num_classes)
+    if arch == "mobilenet_v2":
+        return models.mobilenet_v2(pretrained=False, scale=width, num_classes=num_classes)
+    if arch == "resnet50":
+        if width != 1.0:
+            raise ValueError("resnet50 has no width multiplier: use model.width=1.0")
+        return models.resnet50(pretrained=False, num_classes=num_classes)
     raise ValueError(f"the paddle backend cannot build architecture '{arch}'")
+
+
+def prunable_convolutions(model: nn.Layer) -> list[str]:
+    """Layer paths of the convolutions filter pruning may select (grouped/depthwise ones follow their producer)."""
+    return [path for path, layer in model.named_sublayers() if isinstance(layer, nn.Conv2D) and layer._groups == 1]
 
 
 def describe(model: nn.Layer, input_shape: Sequence[int]) -> dict[str, Any]:

@@ -1,45 +1,25 @@
 """``paddle.prune``: structured filter pruning with PaddleSlim (L1-norm or FPGM criterion).
 
-Each convolution whose layer path matches one of ``layers`` (shell-style patterns, e.g. ``features.*``) loses
-``ratio`` of its output filters; PaddleSlim's dependency graph shrinks the batch-norms and the inputs of the layers
-that consume them. Depthwise convolutions are never selected directly: they follow their producer.
+Each convolution selected by ``layers`` (shell-style patterns over layer paths, e.g. ``stage3.*``) loses ``ratio``
+of its output filters, or the ratio its ``per_layer`` pattern gives; with a ``sensitivity`` input the ratios come
+from the sensitivity analysis instead, chosen to meet the recipe's target. PaddleSlim's dependency graph shrinks
+the batch-norms and the inputs of the layers that consume the pruned ones; depthwise convolutions follow their
+producer and are never selected directly.
 """
 
 from __future__ import annotations
 
+import json
 import zlib  # noqa: F401  - before paddle
-from fnmatch import fnmatchcase
 from typing import Any
-
-from paddle import nn
 
 from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.paddle.checkpoint import WEIGHTS, apply_pruning, load_model, save_model
-from recipecc.passes.paddle.models import describe
+from recipecc.passes.paddle.models import describe, prunable_convolutions
+from recipecc.passes.paddle.sensitivity import SENSITIVITY_FILE, ratios_for_target
+from recipecc.plan.selection import SelectionError, resolve_ratios
 
-__all__ = ["run", "select_convolutions"]
-
-
-def select_convolutions(model: nn.Layer, patterns: list[str]) -> tuple[dict[str, str], dict[str, int]]:
-    """Map matched layer paths to their weight names, and count the matches of each pattern."""
-    convs = {
-        path: layer.weight.name
-        for path, layer in model.named_sublayers()
-        if isinstance(layer, nn.Conv2D) and layer._groups == 1
-    }
-    matches = {pattern: 0 for pattern in patterns}
-    selected: dict[str, str] = {}
-    for path, weight in convs.items():
-        for pattern in patterns:
-            if fnmatchcase(path, pattern):
-                matches[pattern] += 1
-                selected[path] = weight
-    empty = [pattern for pattern, n in matches.items() if n == 0]
-    if empty:
-        raise PassFailure(
-            f"strategy.prune.layers pattern(s) {empty} match no convolution; layers: {', '.join(convs) or 'none'}"
-        )
-    return selected, matches
+__all__ = ["run"]
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -49,16 +29,42 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if spec.get("pruning"):
         raise PassFailure("the model is already pruned; prune once with per-layer ratios instead")
     before = describe(model, spec["input_shape"])
-    selected, matches = select_convolutions(model, list(p["layers"]))
-    ratios = {path: float(p["ratio"]) for path in selected}
+    try:
+        ratios, matches = resolve_ratios(
+            prunable_convolutions(model), list(p["layers"]), float(p["ratio"]), dict(p.get("per_layer") or {})
+        )
+    except SelectionError as exc:
+        raise PassFailure(str(exc)) from None
+    chosen_by = "uniform ratio" if not p.get("per_layer") else "per-layer ratios"
+    if "sensitivity" in ctx.inputs:
+        sensitivities = json.loads((ctx.inputs["sensitivity"] / SENSITIVITY_FILE).read_text())
+        ratios = ratios_for_target(
+            model,
+            spec["input_shape"],
+            str(p["criterion"]),
+            {path: sensitivities[path] for path in ratios if path in sensitivities},
+            target=str(p["target"]),
+            value=float(p["value"]),
+            align=int(p["align"]),
+        )
+        chosen_by = f"sensitivity ({p['target']} {p['value']})"
+    ratios = {path: r for path, r in ratios.items() if r > 0}
     apply_pruning(model, spec["input_shape"], str(p["criterion"]), ratios)
     after = describe(model, spec["input_shape"])
     save_model(model, ctx.out_dir, base_weights=source / WEIGHTS)
     return {
         "format": "paddle-dygraph",
         **{k: v for k, v in spec.items() if k != "pruning"},
-        "pruning": {"criterion": p["criterion"], "ratios": ratios},
-        "layers_pruned": sorted(selected),
+        "pruning": {"criterion": p["criterion"], "ratios": ratios, "chosen_by": chosen_by},
+        "ratio_summary": {
+            "chosen_by": chosen_by,
+            "criterion": p["criterion"],
+            "layers": len(ratios),
+            "min": min(ratios.values(), default=0.0),
+            "max": max(ratios.values(), default=0.0),
+            "mean": sum(ratios.values()) / len(ratios) if ratios else 0.0,
+        },
+        "layers_pruned": sorted(ratios),
         "selector_matches": matches,
         "params_before": before["params"],
         "flops_before": before["flops"],

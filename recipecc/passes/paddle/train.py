@@ -7,7 +7,7 @@ from typing import Any
 
 import paddle
 
-from recipecc.passes.base import PassContext, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import save_model
 from recipecc.passes.paddle.models import build_model, describe
@@ -22,18 +22,35 @@ def run(ctx: PassContext) -> dict[str, Any]:
     input_shape = list(read_artifact(data_dir)["input_shape"])
     data = load_split(data_dir)
     paddle.seed(int(p["seed"]))
-    model = build_model(p["arch"], input_shape, int(p["num_classes"]), float(p["width"]))
-    history = train_epochs(
-        model,
-        data,
-        epochs=int(p["epochs"]),
-        lr=float(p["lr"]),
-        batch_size=int(p["batch_size"]),
-        optimizer=str(p["optimizer"]),
-        weight_decay=float(p["weight_decay"]),
-        seed=int(p["seed"]),
-        label=f"train {p['arch']}",
-    )
+    try:
+        model = build_model(p["arch"], input_shape, int(p["num_classes"]), float(p["width"]))
+    except ValueError as exc:
+        raise PassFailure(str(exc)) from None
+    origin = "trained here"
+    if p.get("checkpoint"):
+        state = paddle.load(str(p["checkpoint"]))
+        missing, _ = model.set_state_dict(state)  # the keys it could not match, then the unexpected ones
+        if missing:
+            raise PassFailure(
+                f"model.path '{p['checkpoint']}' does not fit {p['arch']} (width {p['width']}, "
+                f"{p['num_classes']} classes): missing {list(missing)[:5]}"
+            )
+        origin = f"weights from {p['checkpoint']}"
+    history: list[dict[str, float]] = []
+    if int(p["epochs"]) > 0:
+        history = train_epochs(
+            model,
+            data,
+            epochs=int(p["epochs"]),
+            lr=float(p["lr"]),
+            batch_size=int(p["batch_size"]),
+            optimizer=str(p["optimizer"]),
+            weight_decay=float(p["weight_decay"]),
+            seed=int(p["seed"]),
+            label=f"train {p['arch']}",
+        )
+    elif not p.get("checkpoint"):
+        origin = "untrained (random initialisation)"
     save_model(model, ctx.out_dir)
     return {
         "format": "paddle-dygraph",
@@ -42,7 +59,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "num_classes": p["num_classes"],
         "input_shape": input_shape,
         "pruning": None,
-        "history": history,
-        "top1_dygraph": history[-1]["top1"],
+        "origin": origin,
+        "history": history or None,
+        "top1_dygraph": history[-1]["top1"] if history else None,
         **describe(model, input_shape),
     }

@@ -13,7 +13,7 @@ from paddle import nn
 
 from recipecc.passes.base import progress
 
-__all__ = ["evaluate", "train_epochs"]
+__all__ = ["evaluate", "predictions", "train_epochs"]
 
 
 def _optimizer(name: str, lr: Any, model: nn.Layer, weight_decay: float) -> paddle.optimizer.Optimizer:
@@ -25,6 +25,16 @@ def _optimizer(name: str, lr: Any, model: nn.Layer, weight_decay: float) -> padd
     if name == "sgd":
         return paddle.optimizer.SGD(lr, parameters=params, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer '{name}'")
+
+
+def predictions(model: nn.Layer, images: NDArray[Any], batch_size: int = 256) -> NDArray[Any]:
+    """Class predictions of a dygraph model."""
+    model.eval()
+    chunks = []
+    with paddle.no_grad():
+        for start in range(0, len(images), batch_size):
+            chunks.append(model(paddle.to_tensor(images[start : start + batch_size])).numpy().argmax(1))
+    return np.concatenate(chunks)
 
 
 def evaluate(model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], batch_size: int = 256) -> float:

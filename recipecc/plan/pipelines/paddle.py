@@ -1,62 +1,185 @@
-"""The paddle pipeline: PaddleSlim pruning and quantization, Paddle Inference export and benchmarks.
+"""The paddle pipeline: PaddleSlim pruning and quantization, Paddle inference export, Paddle Inference benchmarks.
 
-    data -> train -> export ---------------------------> bench.baseline
-                 \\-> prune -> finetune -> export.pruned -> bench.pruned
-                                   quantize (PTQ) <-/   \\-> bench.<stage>+int8
+    data -> train | load -> export -------------------------------> bench.baseline
+                        \\-> [sensitivity] -> prune -> finetune -> export.pruned -> bench.pruned
+                                         quantize (PTQ) or qat <-/       \\-> bench.<stage>+int8
 
-``model_stages`` (the fp32 part) is reused by pipelines that convert paddle models for other runtimes.
+A user's inference model (``model.arch=file``) enters through ``import`` and can be quantized and benchmarked;
+structured pruning needs the network itself (a named architecture, with ``model.path`` pointing at its
+``.pdparams`` checkpoint). ``model_stages`` (the fp32 part) is reused by pipelines that convert paddle models for
+other runtimes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from recipecc.plan.builder import PlanBuilder, Stage
+from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
 
-__all__ = ["build", "model_stages", "quantize"]
+__all__ = ["build", "input_channels", "model_stages", "quantize"]
+
+PADDLE_CALIBRATION_ALGOS = ("avg", "hist", "KL", "mse", "abs_max")
+
+
+def input_channels(arch: str) -> int:
+    """Channels the built-in architecture takes (the digits CNN reads grey scans, the others colour images)."""
+    return 1 if arch == "digits_cnn" else 3
+
+
+def _detect_file_format(path: str, declared: str | None) -> str:
+    if declared is not None:
+        return declared
+    lowered = path.lower()
+    if lowered.endswith(".pdparams"):
+        return "paddle_dygraph"
+    if lowered.endswith(".onnx"):
+        return "onnx"
+    if lowered.endswith((".tflite", ".keras", ".h5")):
+        return "tflite" if lowered.endswith(".tflite") else "keras"
+    return "paddle"
+
+
+def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
+    """The node giving the baseline network, and its kind: "dygraph" (can be pruned) or "inference"."""
+    recipe = b.recipe
+    model = recipe.model
+    if model.arch == "file":
+        assert model.path is not None  # validated
+        fmt = _detect_file_format(model.path, model.format)
+        if fmt != "paddle":
+            raise RecipeError(
+                f"model.path '{model.path}' is a {fmt} model; the paddle pipeline (target '{recipe.target.name}') "
+                "reads Paddle inference models",
+                key="model.format",
+                value=fmt,
+                valid="a Paddle inference model (folder or .pdmodel), or a target whose runtime reads this format",
+            )
+        node = b.add(
+            "import",
+            "paddle.import",
+            {
+                "path": model.path,
+                "fingerprint": fingerprint_path(model.path),
+                "input_shape": model.input_shape,
+            },
+        )
+        b.check("model", "ok", f"Paddle inference model from {model.path} (not trained here)")
+        return node, "inference"
+    params: dict[str, Any] = {
+        "arch": model.arch,
+        "width": model.width,
+        "num_classes": model.num_classes,
+        "seed": recipe.seed,
+        **asdict(model.train),
+    }
+    if model.path is not None:
+        fmt = _detect_file_format(model.path, model.format)
+        if fmt != "paddle_dygraph":
+            raise RecipeError(
+                f"model.path '{model.path}' with model.arch={model.arch}: expected a .pdparams checkpoint of that "
+                f"architecture, got a {fmt} file",
+                key="model.path",
+                value=model.path,
+                valid="a .pdparams checkpoint, or model.arch=file for an inference model",
+            )
+        params |= {"checkpoint": model.path, "checkpoint_fingerprint": fingerprint_path(model.path), "epochs": 0}
+        b.check("model", "ok", f"{model.arch} with weights from {model.path} (not trained here)")
+    elif model.train.epochs == 0:
+        b.check(
+            "model",
+            "warn",
+            f"{model.arch} is untrained (model.train.epochs=0, random weights): accuracy is meaningless, "
+            "compare the stages by fidelity (top1_agreement) and by size and latency",
+        )
+    return b.add("train", "paddle.train", params, {"data": data}), "dygraph"
+
+
+def _selectors(b: PlanBuilder) -> None:
+    """Check the pruning selectors against the built-in architecture's layer names, before anything runs."""
+    prune = b.recipe.strategy.prune
+    assert prune is not None
+    convolutions = known_convolutions(b.recipe.model.arch)
+    if convolutions is None:
+        return
+    try:
+        ratios, matches = resolve_ratios(convolutions, prune.layers, prune.ratio, prune.per_layer)
+    except SelectionError as exc:
+        raise RecipeError(
+            str(exc).split("; convolutions:")[0],
+            key="strategy.prune.layers",
+            value=list(prune.layers),
+            valid=f"patterns over {b.recipe.model.arch}'s convolutions, e.g. {convolutions[0]}, "
+            f"{convolutions[-1]}, '*'",
+        ) from None
+    counts = ", ".join(f"'{pattern}' {count}" for pattern, count in matches.items())
+    b.check("prune selectors", "ok", f"{len(ratios)} of {len(convolutions)} convolutions selected ({counts})")
 
 
 def model_stages(b: PlanBuilder, data: str) -> list[Stage]:
     """Nodes up to the fp32 Paddle inference models: the baseline, and the pruned model if the recipe prunes."""
     recipe = b.recipe
-    model, strategy = recipe.model, recipe.strategy
-    if model.arch == "file":
-        raise RecipeError(
-            "model.arch=file is not supported by the paddle pipeline yet",
-            key="model.arch",
-            value="file",
-            valid="a registered architecture (recipecc list)",
-        )
-    train = b.add(
-        "train",
-        "paddle.train",
-        {
-            "arch": model.arch,
-            "width": model.width,
-            "num_classes": model.num_classes,
-            "seed": recipe.seed,
-            **asdict(model.train),
-        },
-        {"data": data},
-    )
-    stages = [Stage("baseline", b.add("export", "paddle.export", {"stage": "baseline"}, {"model": train}), "fp32")]
+    strategy = recipe.strategy
+    source, kind = _source_model(b, data)
+    if kind == "inference":
+        if (
+            strategy.prune is not None
+            or strategy.sensitivity is not None
+            or (strategy.quant is not None and strategy.quant.mode == "qat")
+        ):
+            raise RecipeError(
+                "structured pruning, sensitivity analysis and QAT need the network itself, not an inference model",
+                key="strategy",
+                value=strategy.name,
+                valid="a strategy without prune/qat for model.arch=file, or model.arch=<architecture> with "
+                "model.path=<checkpoint.pdparams>",
+            )
+        return [Stage("baseline", source, "fp32")]
+    stages = [Stage("baseline", b.add("export", "paddle.export", {"stage": "baseline"}, {"model": source}), "fp32")]
     prune = strategy.prune
+    if strategy.sensitivity is not None and prune is None:
+        raise RecipeError(
+            "strategy.sensitivity needs strategy.prune (its criterion and layers)",
+            key="strategy.sensitivity",
+            valid="a strategy with prune, e.g. strategy=sensitive",
+        )
     if prune is not None:
         if prune.criterion not in ("l1_norm", "fpgm"):
             raise RecipeError(
-                f"strategy.prune.criterion = '{prune.criterion}' is not available on paddle",
+                f"strategy.prune.criterion = '{prune.criterion}' is not available on paddle (filter pruning)",
                 key="strategy.prune.criterion",
                 value=prune.criterion,
                 valid=["l1_norm", "fpgm"],
             )
-        pruned = b.add(
-            "prune",
-            "paddle.prune",
-            {"criterion": prune.criterion, "ratio": prune.ratio, "layers": list(prune.layers)},
-            {"model": train},
-        )
+        _selectors(b)
+        params: dict[str, Any] = {
+            "criterion": prune.criterion,
+            "ratio": prune.ratio,
+            "layers": list(prune.layers),
+            "per_layer": dict(prune.per_layer),
+        }
+        inputs = {"model": source}
+        sens = strategy.sensitivity
+        if sens is not None:
+            inputs["sensitivity"] = b.add(
+                "sensitivity",
+                "paddle.sensitivity",
+                {
+                    "criterion": prune.criterion,
+                    "ratios": list(sens.ratios),
+                    "layers": list(prune.layers),
+                    "images": sens.images,
+                    "labels": b.labels_score_model(),
+                },
+                {"model": source, "data": data},
+            )
+            params |= {"target": sens.target, "value": sens.value, "align": sens.align}
+            b.check("sensitivity", "ok", f"per-layer ratios from sensitivity: {sens.target} {sens.value}")
+        pruned = b.add("prune", "paddle.prune", params, inputs)
         tuned = pruned
         if strategy.finetune is not None and strategy.finetune.epochs > 0:
             tuned = b.add(
@@ -75,30 +198,50 @@ def model_stages(b: PlanBuilder, data: str) -> list[Stage]:
     return stages
 
 
+def _dygraph_of(b: PlanBuilder, stage: Stage) -> str:
+    """The dygraph node an exported stage came from (QAT trains the network, not the exported program)."""
+    node = next(n for n in b.nodes if n.id == stage.node)
+    return node.inputs["model"]
+
+
 def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
-    """Static int8 PTQ of ``source`` with PaddleSlim."""
+    """int8 with PaddleSlim: static PTQ of the exported model, or QAT of the network."""
     quant = b.recipe.strategy.quant
     assert quant is not None
-    if quant.mode != "ptq_static":
+    suffix = "int8" if quant.mode == "ptq_static" else quant.mode
+    name = suffix if source.name == "baseline" else f"{source.name}+{suffix}"
+    if quant.mode not in ("ptq_static", "qat"):
         raise RecipeError(
-            f"strategy.quant.mode = '{quant.mode}' is not available on paddle yet",
+            f"strategy.quant.mode = '{quant.mode}' is not available on {b.recipe.target.runtime}",
             key="strategy.quant.mode",
             value=quant.mode,
-            valid=["ptq_static"],
+            valid="ptq_static, qat (PaddleSlim's weight-only ptq_dynamic models are for Paddle Lite: Paddle "
+            "Inference returns NaN on them)",
         )
     if quant.bits != 8:
         raise RecipeError(
-            f"strategy.quant.bits = {quant.bits}: static post-training quantization on paddle makes 8-bit models only",
+            f"strategy.quant.bits = {quant.bits}: PaddleSlim int8 quantization for Paddle Inference is 8-bit only",
             key="strategy.quant.bits",
             value=quant.bits,
             valid=["8"],
         )
-    if quant.algo not in ("avg", "hist", "KL", "mse", "abs_max"):
+    params: dict[str, Any]
+    if quant.mode == "qat":
+        params = {
+            "epochs": quant.epochs,
+            "lr": quant.lr,
+            "batch_size": b.recipe.model.train.batch_size,
+            "weight_per_channel": quant.weight_per_channel,
+            "seed": b.recipe.seed,
+        }
+        node = b.add("qat", "paddle.qat", params, {"model": _dygraph_of(b, source), "data": data})
+        return Stage(name, node, "int8")
+    if quant.algo not in PADDLE_CALIBRATION_ALGOS:
         raise RecipeError(
             f"strategy.quant.algo = '{quant.algo}' is not a PaddleSlim calibration algorithm",
             key="strategy.quant.algo",
             value=quant.algo,
-            valid=["avg", "hist", "KL", "mse", "abs_max"],
+            valid=PADDLE_CALIBRATION_ALGOS,
         )
     params = {
         "mode": quant.mode,
@@ -109,12 +252,13 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
         "batch_size": quant.batch_size,
         "seed": b.recipe.seed,
     }
-    name = "int8" if source.name == "baseline" else f"{source.name}+int8"
     return Stage(name, b.add("quantize", "paddle.ptq", params, {"model": source.node, "data": data}), "int8")
 
 
 def build(b: PlanBuilder, runtime: Runtime) -> None:
-    data = b.dataset("NCHW")
+    model = b.recipe.model
+    channels = input_channels(model.arch) if model.arch != "file" else (model.input_shape or [1, 3])[1]
+    data = b.dataset("NCHW", channels=channels)
     stages = model_stages(b, data)
     if b.recipe.strategy.quant is not None:
         stages.append(quantize(b, stages[-1], data))

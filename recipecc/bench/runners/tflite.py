@@ -1,0 +1,130 @@
+"""``tf.bench``: quality, size and latency of a ``.tflite`` model with the LiteRT interpreter on the host CPU.
+
+``ai_edge_litert.interpreter.Interpreter`` (``tf.lite.Interpreter`` is deprecated and gives identical outputs).
+``delegate: xnnpack`` is LiteRT's default: the XNNPACK delegate is applied to every op it supports, fp32 and
+int8. ``delegate: none`` uses ``BUILTIN_WITHOUT_DEFAULT_DELEGATES``: TFLite's own optimised builtin kernels
+(ruy / gemmlowp / optimized_ops), i.e. what a runtime without XNNPACK runs; the reference kernels
+(``BUILTIN_REF``) are debugging code and would misrepresent any deployment. Each thread count gets its own
+interpreter (``num_threads``). Integer-I/O models get their inputs quantized and outputs dequantized with the
+tensors' own scale and zero-point, in and outside the timed call, as an application has to.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.bench.record import benchmark_record, latency_rows
+from recipecc.passes.base import PassContext, PassFailure, progress, read_artifact
+from recipecc.passes.data.arrays import load_split
+from recipecc.passes.tf.common import quiet_native_stderr
+
+__all__ = ["TFLiteModel", "run"]
+
+_ENGINES = {"xnnpack": "XNNPACK", "none": "TFLite builtin kernels (no delegate)"}
+
+
+class TFLiteModel:
+    """One interpreter: float arrays in, float outputs out, whatever the model's I/O types are."""
+
+    def __init__(self, path: Path, threads: int, delegate: str, batch_size: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = OpResolverType.AUTO if delegate == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        try:
+            # the delegate is applied, and announces itself on stderr, when the tensors are allocated
+            with quiet_native_stderr():
+                self.interpreter = Interpreter(
+                    model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
+                )
+                self.input = self.interpreter.get_input_details()[0]
+                if batch_size != int(self.input["shape"][0]):
+                    shape = [batch_size, *(int(d) for d in self.input["shape"][1:])]
+                    self.interpreter.resize_tensor_input(self.input["index"], shape)
+                self.interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise PassFailure(f"the LiteRT interpreter cannot load {path.name}: {exc}") from exc
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @property
+    def input_shape(self) -> list[int]:
+        return [int(d) for d in self.input["shape"]]
+
+    def quantize(self, images: NDArray[Any]) -> NDArray[Any]:
+        """The input tensor's values for float ``images`` (int8/uint8 I/O: with the tensor's scale/zero-point)."""
+        dtype = self.input["dtype"]
+        if np.issubdtype(dtype, np.integer):
+            scale, zero = self.input["quantization"]
+            info = np.iinfo(dtype)
+            quantized: NDArray[Any] = np.clip(np.round(images / scale + zero), info.min, info.max).astype(dtype)
+            return quantized
+        return np.asarray(images, dtype=dtype)
+
+    def dequantize(self, values: NDArray[Any]) -> NDArray[Any]:
+        if np.issubdtype(self.output["dtype"], np.integer):
+            scale, zero = self.output["quantization"]
+            return np.asarray((values.astype(np.float32) - zero) * scale, dtype=np.float32)
+        return np.asarray(values, dtype=np.float32)
+
+    def __call__(self, images: NDArray[Any]) -> NDArray[Any]:
+        self.interpreter.set_tensor(self.input["index"], self.quantize(images))
+        self.interpreter.invoke()
+        return self.dequantize(self.interpreter.get_tensor(self.output["index"]))
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    p = ctx.params
+    model_dir = ctx.input("model")
+    meta = read_artifact(model_dir)
+    if meta["format"] != "tflite":
+        raise PassFailure(f"tf.bench measures .tflite models, not '{meta['format']}'")
+    path = model_dir / meta["model_files"][0]
+    data = load_split(ctx.input("data"))
+    delegate = str(p.get("delegate", "xnnpack"))
+    threads_list = [int(t) for t in p["threads"]]
+    batch_size = int(p["batch_size"])
+
+    model = TFLiteModel(path, max(threads_list), delegate)
+    images = data["x_test"].astype(np.float32)
+    if list(images.shape[1:]) != model.input_shape[1:]:
+        raise PassFailure(
+            f"{path.name} takes inputs of shape {model.input_shape}, the dataset has {['N', *images.shape[1:]]}: "
+            "set dataset.image_size (and channels) to match the model"
+        )
+    outputs = np.concatenate([model(images[i : i + 1]) for i in range(len(images))])
+    sample = np.ascontiguousarray(images[:batch_size])
+
+    def make_call(threads: int) -> Any:
+        timed = TFLiteModel(path, threads, delegate, batch_size)
+        timed(sample)
+        return lambda: timed(sample)
+
+    describe = {
+        "source": "measured-host",
+        "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
+        "engine": _ENGINES[delegate],
+        "batch_size": batch_size,
+    }
+    with progress(f"bench {p['stage']}", len(threads_list)) as advance:
+        latency = latency_rows(
+            make_call,
+            threads_list,
+            warmup=int(p["warmup"]),
+            repeats=int(p["repeats"]),
+            describe=describe,
+            on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
+        )
+    return benchmark_record(
+        params=p,
+        model_meta=meta,
+        outputs=outputs,
+        labels=data.get("y_test"),
+        reference_dir=ctx.inputs.get("reference"),
+        latency=latency,
+        out_dir=ctx.out_dir,
+    )

@@ -1,0 +1,1 @@
+"""ONNX backend passes: they import onnx / onnxruntime and run only in the onnx worker process."""

@@ -1,0 +1,162 @@
+"""``onnx.quantize``: ONNX Runtime quantization of an fp32 ONNX model, or its fp16 conversion.
+
+Modes (``mode``):
+
+- ``ptq_static``: int8 weights and activations; activation ranges calibrated (MinMax, Entropy or Percentile) on
+  the dataset's training/calibration part through a ``CalibrationDataReader`` over ``data.npz`` (never the
+  held-out part that measures quality). ``format`` qdq (QuantizeLinear/DequantizeLinear pairs that ORT fuses into
+  integer kernels) or qoperator (QLinearConv, ...).
+- ``ptq_dynamic``: int8 weights, activations quantized at run time. On convolutions this means ``ConvInteger``,
+  which ORT runs several times slower than fp32 Conv; the planner warns when asked for it on a conv net.
+- ``fp16``: half-precision weights and compute via ``onnxruntime.transformers.float16`` (the same converter as
+  onnxconverter-common, shipped inside onnxruntime), keeping float32 inputs/outputs.
+
+``op_types`` / ``exclude_op_types`` pick the op types quantized; ``exclude_nodes`` are shell-style patterns
+matched against node names (``fnmatch``); the names that matched are recorded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+
+from recipecc.passes.base import PassContext, PassFailure
+from recipecc.passes.data.arrays import load_split
+from recipecc.passes.onnx.common import MODEL_FILE, describe, op_histogram, source_model
+
+__all__ = ["run"]
+
+
+def _calibration_reader(images: NDArray[Any], input_name: str, batch: int) -> Any:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        """Feeds the calibration images in batches of the model's batch size."""
+
+        def __init__(self) -> None:
+            self.batches = [images[i : i + batch] for i in range(0, len(images) - batch + 1, batch)]
+            self.index = 0
+
+        def get_next(self) -> dict[str, NDArray[Any]] | None:
+            if self.index >= len(self.batches):
+                return None
+            self.index += 1
+            return {input_name: np.ascontiguousarray(self.batches[self.index - 1])}
+
+        def rewind(self) -> None:
+            self.index = 0
+
+    return Reader()
+
+
+def _selection(model: onnx.ModelProto, p: dict[str, Any]) -> tuple[list[str] | None, list[str]]:
+    """Op types to quantize (None: ORT's default set) and the node names excluded by pattern."""
+    present = set(op_histogram(model))
+    op_types: list[str] | None = list(p.get("op_types") or []) or None
+    excluded_types = set(p.get("exclude_op_types") or [])
+    if excluded_types:
+        op_types = sorted((set(op_types) if op_types else present) - excluded_types)
+    patterns = list(p.get("exclude_nodes") or [])
+    names = [node.name for node in model.graph.node if node.name]
+    excluded = sorted({n for n in names for pattern in patterns if fnmatch.fnmatchcase(n, pattern)})
+    unmatched = [pat for pat in patterns if not any(fnmatch.fnmatchcase(n, pat) for n in names)]
+    if unmatched:
+        raise PassFailure(
+            f"strategy.quant.exclude_nodes patterns {unmatched} match no node; node names look like {names[:5]}"
+        )
+    return op_types, excluded
+
+
+def _calibration_images(ctx: PassContext, p: dict[str, Any], fixed: int | None) -> tuple[NDArray[Any], int]:
+    """Up to batch_size x batch_nums training images (seeded draw) and the batch size to feed them in."""
+    data = load_split(ctx.input("data"))
+    pool = data["x_train"]
+    batch = fixed if fixed is not None else max(1, min(int(p["batch_size"]), len(pool)))
+    count = min(len(pool), int(p["batch_size"]) * int(p["batch_nums"]))
+    count -= count % batch
+    if count < batch:
+        raise PassFailure(f"static quantization needs at least {batch} calibration images, the dataset has {len(pool)}")
+    rng = np.random.RandomState(int(p["seed"]))
+    return np.ascontiguousarray(pool[rng.permutation(len(pool))[:count]], dtype=np.float32), batch
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    p = dict(ctx.params)
+    path, meta = source_model(ctx.input("model"))
+    out = ctx.out_dir / MODEL_FILE
+    model = onnx.load(str(path))
+    mode = str(p["mode"])
+    external = len(meta["model_files"]) > 1
+    facts: dict[str, Any] = {"mode": mode, "why": p.get("why", "")}
+    if mode == "fp16":
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        half = convert_float_to_float16(model, keep_io_types=True)
+        onnx.save_model(half, str(out), save_as_external_data=external)
+        facts |= {"converter": "onnxruntime.transformers.float16 (keep_io_types=True)"}
+        precision = "fp16"
+    else:
+        op_types, excluded = _selection(model, p)
+        types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+        common: dict[str, Any] = {
+            "op_types_to_quantize": op_types,
+            "per_channel": bool(p["per_channel"]),
+            "weight_type": types[str(p["weight_type"])],
+            "nodes_to_exclude": excluded,
+            "use_external_data_format": external,
+        }
+        facts |= {
+            "per_channel": bool(p["per_channel"]),
+            "weight_type": p["weight_type"],
+            "op_types": op_types or "onnxruntime default",
+            "excluded_nodes": excluded,
+        }
+        if mode == "ptq_static":
+            first = meta["input_shape"][0]
+            images, batch = _calibration_images(ctx, p, first if isinstance(first, int) and first > 0 else None)
+            methods = {
+                "minmax": CalibrationMethod.MinMax,
+                "entropy": CalibrationMethod.Entropy,
+                "percentile": CalibrationMethod.Percentile,
+            }
+            quantize_static(
+                str(path),
+                str(out),
+                _calibration_reader(images, str(meta["input_name"]), batch),
+                quant_format=QuantFormat.QDQ if p["format"] == "qdq" else QuantFormat.QOperator,
+                activation_type=types[str(p["activation_type"])],
+                calibrate_method=methods[str(p["algo"])],
+                **common,
+            )
+            facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": p["algo"]}
+            calibration = {"images": len(images), "algo": p["algo"], "per_channel_weights": bool(p["per_channel"])}
+            facts["calibration"] = calibration
+        elif mode == "ptq_dynamic":
+            quantize_dynamic(str(path), str(out), **common)
+            facts |= {"format": "dynamic (activations quantized at run time)"}
+        else:
+            raise PassFailure(f"strategy.quant.mode '{mode}' is not an ONNX Runtime quantization mode")
+        precision = f"int{p['bits']}"
+    _check_loads(out)
+    described = describe(ctx.out_dir, meta)
+    facts["ops_after"] = described["ops"]
+    result = {**described, "precision": precision, "quantization": facts}
+    if "calibration" in facts:
+        result["calibration"] = facts.pop("calibration")
+    return result
+
+
+def _check_loads(path: Any) -> None:
+    """A quantized graph ORT cannot load is this pass's failure, not the benchmark's."""
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise PassFailure(f"ONNX Runtime cannot load the quantized model: {str(exc).splitlines()[0]}") from None

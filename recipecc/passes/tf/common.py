@@ -1,0 +1,190 @@
+"""What the tf passes share: importing TensorFlow the way tfmot needs, Keras model files, training, file sizes.
+
+``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow is first imported (tfmot 0.8 does not support Keras 3);
+the worker sets it, and :func:`tf_modules` sets it again so a pass called in-process (tests) behaves the same.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.passes.base import PassFailure, progress
+
+__all__ = [
+    "KERAS_FILE",
+    "TFLITE_FILE",
+    "count_params",
+    "gzip_size",
+    "keras_scope",
+    "load_keras",
+    "quiet_native_stderr",
+    "save_keras",
+    "tf_modules",
+    "train_keras",
+]
+
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (native code's stderr) for a moment; Python exceptions still propagate.
+
+    TensorFlow 2.21 prints absl INFO lines (oneDNN, missing CUDA drivers, cuInit) on every import and device
+    initialisation regardless of ``TF_CPP_MIN_LOG_LEVEL``, and LiteRT announces its XNNPACK delegate: noise in the
+    user's terminal, between the progress lines.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tf_modules() -> tuple[Any, Any]:
+    """``(tensorflow, tf_keras)``, with legacy Keras selected first (tfmot needs it)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tf_keras" not in sys.modules:
+        with quiet_native_stderr():
+            import tensorflow as tf
+            import tf_keras
+
+            tf.constant(0.0)  # initialises the devices (the cuInit message) while quiet
+    import tensorflow as tf
+    import tf_keras
+
+    return tf, tf_keras
+
+
+@contextmanager
+def keras_scope() -> Iterator[None]:
+    """Custom objects of tfmot (pruning wrappers, QAT layers), so any model a tf pass saved loads again."""
+    tf_modules()
+    import tensorflow_model_optimization as tfmot
+
+    with tfmot.quantization.keras.quantize_scope(), tfmot.sparsity.keras.prune_scope():
+        yield
+
+
+def load_keras(path: Path) -> Any:
+    """A Keras model from a ``.keras``/``.h5`` file or a Keras SavedModel directory, without compiling it."""
+    _, keras = tf_modules()
+    try:
+        with keras_scope():
+            return keras.models.load_model(str(path), compile=False)
+    except Exception as exc:  # Keras raises many types for "not a Keras model"
+        raise PassFailure(f"cannot load {path} as a Keras model ({type(exc).__name__}: {exc})") from exc
+
+
+def save_keras(model: Any, folder: Path) -> Path:
+    path = folder / KERAS_FILE
+    model.save(str(path))
+    return path
+
+
+def count_params(model: Any) -> int:
+    return int(sum(int(np.prod(w.shape)) for w in model.weights if "optimizer" not in w.name))
+
+
+def gzip_size(path: Path) -> int:
+    """Bytes of ``path`` gzipped at level 9: what zeroed (pruned) weights save when a file is compressed."""
+    with path.open("rb") as raw:
+        return len(gzip.compress(raw.read(), compresslevel=9, mtime=0))
+
+
+def copy_model(source: Path, folder: Path) -> Path:
+    """Copy a user's model file or directory into an artifact folder (the cache owns its copy)."""
+    target = folder / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy2(source, target)
+    return target
+
+
+def _optimizer(keras: Any, name: str, lr: Any, weight_decay: float) -> Any:
+    decay = weight_decay or None
+    if name == "momentum":
+        return keras.optimizers.SGD(lr, momentum=0.9, weight_decay=decay)
+    if name == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, weight_decay=decay)
+    raise PassFailure(f"unknown optimizer '{name}'")
+
+
+def train_keras(
+    model: Any,
+    data: dict[str, NDArray[Any]],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    optimizer: str,
+    weight_decay: float,
+    seed: int,
+    label: str,
+    callbacks: list[Any] | None = None,
+) -> list[dict[str, float]]:
+    """Train on ``x_train`` with a cosine learning rate; per-epoch loss and held-out top-1 (for the report).
+
+    The model outputs logits. ``callbacks`` carry tfmot's ``UpdatePruningStep`` when pruning.
+    """
+    tf, keras = tf_modules()
+    keras.utils.set_random_seed(seed)
+    x, y = data["x_train"], data["y_train"]
+    if len(x) == 0 or int(y.min()) < 0:
+        raise PassFailure(f"{label}: training needs labelled data (dataset '{label}' has no labels)")
+    steps = (len(x) + batch_size - 1) // batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps))
+    model.compile(
+        optimizer=_optimizer(keras, optimizer, schedule, weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history: list[dict[str, float]] = []
+    with progress(label, epochs * steps) as advance:
+
+        class Progress(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                advance(1)
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                logs = logs or {}
+                entry = {
+                    "epoch": epoch + 1,
+                    "loss": float(logs.get("loss", float("nan"))),
+                    "top1": float(logs.get("val_accuracy", float("nan"))),
+                }
+                history.append(entry)
+                advance(0, f"epoch {epoch + 1}: loss {entry['loss']:.3f}, top-1 {entry['top1']:.2%}")
+
+        model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=True,
+            validation_data=(data["x_test"], data["y_test"]) if int(data["y_test"].min()) >= 0 else None,
+            callbacks=[*(callbacks or []), Progress()],
+            verbose=0,
+        )
+    del tf
+    return history

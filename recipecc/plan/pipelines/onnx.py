@@ -1,0 +1,432 @@
+"""The onnx pipeline: any ONNX model in, ONNX Runtime quantization / pruning, ONNX Runtime benchmarks.
+
+    onnx file: data -> onnx.load -------------------------------------------> bench.baseline
+                          [\\-> onnx.prune -------------------------------> bench.pruned]
+                          \\-> [onnx.opset_upgrade] -> onnx.shape_prep -> onnx.quantize -> bench.int8
+    paddle (built, or a user's inference model): data -> (paddle pipeline's fp32 stages) -> paddle.to_onnx per
+            stage -> as above
+
+Every pre-processing step a real exported model needs is a node of its own, so ``recipecc plan`` shows it:
+the opset upgrade is inserted whenever per-channel QDQ is asked for on a user's file (the planner does not import
+onnx to read the opset; the pass records a no-op when the opset is already >= 13), and quantization always reads
+from the shape-inference pass. ``strategy.search`` adds one optional quantize + bench pair per candidate.
+
+Defaults are the measured-good ones (``DEVELOPERS.md``): static QDQ, uint8 activations, int8 per-channel weights,
+MinMax; PaddleSlim's calibration names in a shared strategy (``avg``, ``KL``, ...) map to their ORT counterparts,
+and a plan check says what was chosen and why.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from recipecc.plan.builder import PlanBuilder, Stage
+from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.pipelines.paddle import model_stages
+from recipecc.plan.registry import PASSES
+from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
+from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.schema import PruneConfig, QuantConfig
+
+__all__ = ["CONVERT_OPSET", "QDQ_AXIS_OPSET", "build", "conv_share", "detect_format"]
+
+#: opset for models this pipeline converts (paddle2onnx): new enough for per-channel QDQ
+CONVERT_OPSET = 13
+#: DequantizeLinear gets its ``axis`` attribute (per-channel) in opset 13
+QDQ_AXIS_OPSET = 13
+
+#: calibration algorithms by recipe name: ORT's own, and PaddleSlim's names mapped to the closest ORT method
+_ALGOS = {
+    "minmax": "minmax",
+    "entropy": "entropy",
+    "percentile": "percentile",
+    "avg": "minmax",
+    "abs_max": "minmax",
+    "KL": "entropy",
+    "hist": "percentile",
+}
+
+_SUFFIXES = {
+    ".onnx": "onnx",
+    ".pdmodel": "paddle",
+    ".pdparams": "paddle_dygraph",
+    ".tflite": "tflite",
+    ".keras": "keras",
+    ".h5": "keras",
+}
+
+_WHY_DEFAULT = (
+    "measured on this CPU, dynamic quantization turns Conv into ConvInteger (MobileNetV1 5.6x slower than fp32) "
+    "and signed-int8 activations in QDQ ran slower than fp32, while uint8 activations ran about 1.5x faster"
+)
+
+
+def detect_format(path: str, given: str | None) -> str:
+    """``model.format`` if given, else from the path's suffix (or a folder's contents); a RecipeError otherwise."""
+    if given is not None:
+        return given
+    target = Path(path).expanduser()
+    if target.is_dir():
+        if (target / "saved_model.pb").is_file():
+            return "savedmodel"
+        if any(target.glob("*.pdmodel")):
+            return "paddle"
+        if any(target.glob("*.onnx")):
+            raise RecipeError(
+                f"model.path '{path}' is a folder: give the .onnx file itself",
+                key="model.path",
+                value=path,
+                valid="a path to a .onnx file",
+            )
+    detected = _SUFFIXES.get(target.suffix.lower())
+    if detected is None:
+        raise RecipeError(
+            f"cannot tell the format of model.path '{path}' from its suffix '{target.suffix}'",
+            key="model.format",
+            value=None,
+            valid=list(MODEL_FORMATS),
+            suggestion="set model.format=onnx (or another format) explicitly",
+        )
+    return detected
+
+
+def conv_share(path: str) -> tuple[int, int] | None:
+    """(Conv nodes, Conv+MatMul+Gemm nodes) of an ONNX file, counted without importing onnx.
+
+    A NodeProto's ``op_type`` is protobuf field 4 (a length-delimited string), so ``b"\\x22\\x04Conv"`` is the
+    serialized form of ``op_type: "Conv"``. Counting those byte strings in the file is a cheap plan-time estimate of
+    what the model's compute is made of; None when the file cannot be read.
+    """
+    try:
+        with open(Path(path).expanduser(), "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            # regex over the mapped file: no copy of a (possibly large) model into memory
+            conv = len(re.findall(rb"\x22\x04Conv|\x22\x0dConvTranspose", m))
+            dense = len(re.findall(rb"\x22\x06MatMul|\x22\x04Gemm", m))
+    except (OSError, ValueError):
+        return None
+    return conv, conv + dense
+
+
+@dataclass
+class _Prepared:
+    """Memo of the pre-processing nodes per (source node, upgraded?), shared by quant and search candidates."""
+
+    nodes: dict[tuple[str, bool], str] = field(default_factory=dict)
+
+
+def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
+    model = b.recipe.model
+    assert model.path is not None
+    fmt = detect_format(model.path, model.format)
+    if fmt != "onnx":
+        raise RecipeError(
+            f"model.format '{fmt}' files cannot be converted for ONNX Runtime yet",
+            key="model.format",
+            value=fmt,
+            valid=["onnx", "paddle"],
+            suggestion="export the model to ONNX (paddle2onnx, tf2onnx, torch.onnx.export) and give the .onnx file",
+        )
+    params: dict[str, object] = {
+        "path": str(Path(model.path).expanduser().resolve()),
+        "fingerprint": fingerprint_path(model.path),
+        "input_shape": list(model.input_shape) if model.input_shape else None,
+    }
+    b.check("model", "ok", f"ONNX file {Path(model.path).name} (format {'given' if model.format else 'from suffix'})")
+    return [Stage("baseline", b.add("load", "onnx.load", params), "fp32")]
+
+
+def _paddle_stages(b: PlanBuilder, data: str) -> list[Stage]:
+    """The paddle pipeline's fp32 stages, each converted by paddle2onnx; ONNX magnitude pruning after conversion."""
+    recipe = b.recipe
+    prune = recipe.strategy.prune
+    magnitude = prune is not None and prune.criterion == "magnitude"
+    if magnitude:  # paddle prunes filters only; unstructured magnitude pruning happens on the ONNX model
+        b.recipe = replace(recipe, strategy=replace(recipe.strategy, prune=None, finetune=None))
+        try:
+            stages = model_stages(b, data)
+        finally:
+            b.recipe = recipe
+    else:
+        stages = model_stages(b, data)
+    converted = []
+    for stage in stages:
+        node_id = "to_onnx" if stage.name == "baseline" else f"to_onnx.{stage.name}"
+        node = b.add(node_id, "paddle.to_onnx", {"opset": CONVERT_OPSET}, {"model": stage.node})
+        converted.append(Stage(stage.name, node, stage.precision))
+    b.check("convert", "ok", f"paddle2onnx converts each Paddle stage to ONNX (opset {CONVERT_OPSET})")
+    if magnitude:
+        assert prune is not None
+        converted.append(_magnitude(b, converted[0], prune))
+        if recipe.strategy.finetune is not None:
+            b.check("finetune", "skip", "magnitude pruning of the ONNX model has no training step: finetune skipped")
+    return converted
+
+
+def _keras_stages(b: PlanBuilder, data: str) -> list[Stage]:
+    """A Keras model trained by the tf backend's ``tf.train`` pass, converted by tf2onnx (NHWC input kept)."""
+    recipe = b.recipe
+    model, prune = recipe.model, recipe.strategy.prune
+    if "tf.train" not in PASSES:
+        raise RecipeError(
+            "model.framework=tf needs the tf backend, which this version of recipecc does not have",
+            key="model.framework",
+            value="tf",
+            valid=["paddle"],
+        )
+    if prune is not None and prune.criterion != "magnitude":
+        raise RecipeError(
+            f"strategy.prune.criterion = '{prune.criterion}' on a Keras model converted to ONNX: the onnx "
+            "pipeline prunes the converted model by weight magnitude",
+            key="strategy.prune.criterion",
+            value=prune.criterion,
+            valid=["magnitude"],
+        )
+    params = {
+        "arch": model.arch,
+        "width": model.width,
+        "num_classes": model.num_classes,
+        "seed": recipe.seed,
+        **asdict(model.train),
+    }
+    train = b.add("train", "tf.train", params, {"data": data})
+    baseline = Stage("baseline", b.add("to_onnx", "tf.to_onnx", {"opset": CONVERT_OPSET}, {"model": train}), "fp32")
+    b.check("convert", "ok", f"tf2onnx converts the Keras model to ONNX (opset {CONVERT_OPSET}, NHWC input)")
+    stages = [baseline]
+    if prune is not None:
+        stages.append(_magnitude(b, baseline, prune))
+    return stages
+
+
+def _magnitude(b: PlanBuilder, source: Stage, prune: PruneConfig) -> Stage:
+    params = {
+        "ratio": prune.ratio,
+        "layers": list(prune.layers),
+        "per_layer": dict(prune.per_layer),
+    }
+    b.check(
+        "prune",
+        "ok",
+        f"unstructured magnitude pruning to {prune.ratio:.0%}: the file keeps its size (zeros are stored; the "
+        "report gives the gzip size) and ONNX Runtime's dense CPU kernels run no faster",
+    )
+    return Stage("pruned", b.add("prune", "onnx.prune", params, {"model": source.node}), source.precision)
+
+
+def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, object]:
+    """ORT parameters for a quant config, with the choices explained (plan checks, and the artifact's ``why``)."""
+    if quant.mode == "qat":
+        raise RecipeError(
+            f"{key}.mode = 'qat' is not available for ONNX models",
+            key=f"{key}.mode",
+            value="qat",
+            valid=["ptq_static", "ptq_dynamic", "fp16"],
+        )
+    algo = _ALGOS.get(quant.algo)
+    if algo is None:
+        raise RecipeError(
+            f"{key}.algo = '{quant.algo}' has no ONNX Runtime calibration method",
+            key=f"{key}.algo",
+            value=quant.algo,
+            valid=sorted(_ALGOS),
+        )
+    if quant.mode == "ptq_static":
+        chosen = (
+            f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} "
+            f"{'per-channel' if quant.weight_per_channel else 'per-tensor'} weights, {algo} calibration"
+        )
+        if algo != quant.algo:
+            chosen += f" ({key}.algo={quant.algo} is PaddleSlim's name; ORT's closest is {algo})"
+        b.check("quant", "ok", chosen)
+        if quant.activation_type == "int8":
+            b.check(
+                "quant.activations",
+                "warn",
+                f"{key}.activation_type=int8: signed int8 activations with QDQ ran slower than fp32 on this CPU; "
+                "uint8 (the default) was 1.5x faster",
+            )
+        why = chosen if quant.activation_type == "int8" else f"{chosen}; why: {_WHY_DEFAULT}"
+    elif quant.mode == "ptq_dynamic":
+        why = "dynamic quantization (int8 weights, activations quantized at run time), as the recipe asks"
+        b.check("quant", "ok", why)
+    else:
+        why = "fp16 conversion (onnxruntime.transformers.float16, float32 inputs/outputs kept)"
+        b.check("quant", "ok", why)
+    return {
+        "mode": quant.mode,
+        "bits": quant.bits,
+        "algo": algo,
+        "format": quant.format,
+        "per_channel": quant.weight_per_channel,
+        "activation_type": quant.activation_type,
+        "weight_type": quant.weight_type,
+        "op_types": list(quant.op_types),
+        "exclude_op_types": list(quant.exclude_op_types),
+        "exclude_nodes": list(quant.exclude_nodes),
+        "batch_nums": quant.batch_nums,
+        "batch_size": quant.batch_size,
+        "seed": b.recipe.seed,
+        "why": why,
+    }
+
+
+def _dynamic_check(b: PlanBuilder, key: str) -> None:
+    """Dynamic quantization of a conv net means ConvInteger: say it before the user waits for a slower model."""
+    model = b.recipe.model
+    if model.arch == "file":
+        assert model.path is not None
+        counts = conv_share(model.path) if detect_format(model.path, model.format) == "onnx" else None
+        if counts is None or counts[1] == 0:
+            return
+        conv, weighted = counts
+        if conv / weighted < 0.5:
+            b.check("quant.dynamic", "ok", f"{conv} of {weighted} weighted nodes are Conv: dynamic suits MatMul")
+            return
+        what = f"{conv} of its {weighted} Conv/MatMul/Gemm nodes are Conv"
+    else:
+        what = f"{model.arch} is a convolutional network"
+    b.check(
+        "quant.dynamic",
+        "warn",
+        f"{key}.mode=ptq_dynamic on a conv-heavy model ({what}): ONNX Runtime runs dynamically quantized "
+        "convolutions as ConvInteger, measured 5.6x SLOWER than fp32 on MobileNetV1 here; static QDQ "
+        "(strategy.quant.mode=ptq_static) is the fast choice for conv nets, dynamic suits MatMul-heavy models "
+        "(op_types=[MatMul])",
+    )
+
+
+def _prepared(b: PlanBuilder, memo: _Prepared, source: Stage, upgrade: bool) -> str:
+    """The shape-inference node (after an opset upgrade if asked) for ``source``, created once."""
+    key = (source.node, upgrade)
+    if key in memo.nodes:
+        return memo.nodes[key]
+    model_node = source.node
+    suffix = "" if source.name == "baseline" else f".{source.name}"
+    if upgrade:
+        model_node = b.add(
+            f"opset_upgrade{suffix}", "onnx.opset_upgrade", {"min_opset": QDQ_AXIS_OPSET}, {"model": source.node}
+        )
+        b.check(
+            "opset",
+            "ok",
+            f"per-channel QDQ needs opset >= {QDQ_AXIS_OPSET} (DequantizeLinear axis): onnx.opset_upgrade inserted "
+            "before quantization; it is a recorded no-op if the file's opset is already new enough",
+        )
+    node_id = f"shape_prep{suffix}{'.opset13' if upgrade and (source.node, False) in memo.nodes else ''}"
+    memo.nodes[key] = b.add(node_id, "onnx.shape_prep", {}, {"model": model_node})
+    return memo.nodes[key]
+
+
+def _quantize(
+    b: PlanBuilder,
+    memo: _Prepared,
+    source: Stage,
+    data: str,
+    quant: QuantConfig,
+    *,
+    key: str,
+    name: str,
+    node_id: str,
+    optional: bool = False,
+) -> Stage:
+    params = _quant_params(b, quant, key)
+    precision = "fp16" if quant.mode == "fp16" else f"int{quant.bits}"
+    if quant.mode == "ptq_dynamic":
+        _dynamic_check(b, key)
+    if quant.mode == "fp16":
+        model_node = source.node
+    else:
+        model = b.recipe.model
+        upgrade = (
+            model.arch == "file"
+            and model.path is not None
+            and detect_format(model.path, model.format) == "onnx"
+            and quant.weight_per_channel
+            and (quant.mode == "ptq_dynamic" or quant.format == "qdq")
+        )
+        model_node = _prepared(b, memo, source, upgrade)
+    inputs = {"model": model_node, "data": data}
+    return Stage(name, b.add(node_id, "onnx.quantize", params, inputs, optional=optional), precision)
+
+
+def _tag(quant: QuantConfig) -> str:
+    if quant.mode == "fp16":
+        return "fp16"
+    return f"int{quant.bits}" + ("-dynamic" if quant.mode == "ptq_dynamic" else "")
+
+
+def build(b: PlanBuilder, runtime: Runtime) -> None:
+    recipe = b.recipe
+    model, strategy = recipe.model, recipe.strategy
+    file_format = detect_format(model.path, model.format) if model.arch == "file" and model.path else None
+    if file_format == "paddle":  # a user's Paddle inference model: imported by the paddle pipeline, then converted
+        data = b.dataset("NCHW")
+        stages = _paddle_stages(b, data)
+    elif model.arch == "file":
+        data = b.dataset(recipe.dataset.layout)
+        stages = _file_stages(b, data)
+        if strategy.prune is not None:
+            if strategy.prune.criterion != "magnitude":
+                raise RecipeError(
+                    f"strategy.prune.criterion = '{strategy.prune.criterion}' needs a model recipecc builds; an ONNX "
+                    "file can be pruned by weight magnitude",
+                    key="strategy.prune.criterion",
+                    value=strategy.prune.criterion,
+                    valid=["magnitude"],
+                )
+            stages.append(_magnitude(b, stages[0], strategy.prune))
+    else:
+        framework = model.framework or ARCHITECTURES[model.arch].frameworks[0]
+        if framework == "tf":
+            data = b.dataset("NHWC", channels=1 if model.arch == "digits_cnn" else 3)
+            stages = _keras_stages(b, data)
+        else:
+            data = b.dataset("NCHW")
+            stages = _paddle_stages(b, data)
+    memo = _Prepared()
+    source = stages[-1]
+    prefix = "" if source.name == "baseline" else f"{source.name}+"
+    candidates: list[Stage] = []
+    if strategy.quant is not None:
+        tag = _tag(strategy.quant)
+        stages.append(
+            _quantize(
+                b, memo, source, data, strategy.quant, key="strategy.quant", name=f"{prefix}{tag}", node_id="quantize"
+            )
+        )
+    if strategy.search is not None:
+        search = strategy.search
+        for index, candidate in enumerate(search.candidates):
+            name = f"{prefix}{_tag(candidate)}[{index}]"
+            candidates.append(
+                _quantize(
+                    b,
+                    memo,
+                    source,
+                    data,
+                    candidate,
+                    key=f"strategy.search.candidates[{index}]",
+                    name=name,
+                    node_id=f"quantize[{index}]",
+                    optional=True,
+                )
+            )
+        b.check(
+            "search",
+            "ok",
+            f"{len(search.candidates)} candidates (optional: a failing one does not stop the others); selection: "
+            f"the fastest at 1 thread whose {search.metric} drop vs the baseline is <= {search.max_drop}",
+        )
+    level = recipe.target.graph_optimization
+    for stage in stages:
+        b.bench(stage, "onnx.bench", data, graph_optimization=level)
+    if strategy.search is not None:  # the selection metric is measured on every candidate even if not listed
+        metric = strategy.search.metric
+        metrics = list(dict.fromkeys([*recipe.bench.metrics, *([metric] if metric != "top1" else [])]))
+        for index, stage in enumerate(candidates):
+            b.bench(
+                stage, "onnx.bench", data, optional=True, graph_optimization=level, search_candidate=index,
+                metrics=metrics,
+            )  # fmt: skip

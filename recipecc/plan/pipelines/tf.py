@@ -1,0 +1,268 @@
+"""The tf pipeline: Keras models, tfmot magnitude pruning / QAT, the TFLite converter, LiteRT benchmarks.
+
+    data -> train | load -> convert (fp32) -------------------------------> bench.baseline
+                        \\-> prune (tfmot, finetune, strip) -> convert.pruned -> bench.pruned
+            last Keras model -> quantize (convert: int8 | dynamic | fp16)  -> bench.<stage>
+                             \\-> qat (tfmot quantize_model -> int8 .tflite) -> bench.qat
+
+A user's ``.tflite`` file is the baseline itself (benchmark only: the TFLite converter cannot start from a
+``.tflite``). Stage names: baseline, pruned, int8 / pruned+int8, fp16, dynamic, qat (prefixed ``pruned+`` after
+pruning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from recipecc.plan.builder import PlanBuilder, Stage
+from recipecc.plan.cache import fingerprint_path
+from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
+from recipecc.recipe.errors import RecipeError
+
+__all__ = ["build", "detect_format"]
+
+#: Keras applications: 3-channel inputs of at least 32x32
+_APPLICATIONS = ("mobilenet_v1", "mobilenet_v2", "resnet50")
+#: strategy.quant.mode -> (converter mode, stage name, stage precision)
+_QUANT_STAGES = {
+    "ptq_static": ("int8", "int8", "int8"),
+    "ptq_dynamic": ("dynamic", "dynamic", "dynamic-int8"),
+    "fp16": ("fp16", "fp16", "fp16"),
+    "qat": ("qat", "qat", "int8"),
+}
+_TF_FORMATS = [name for name, framework in MODEL_FORMATS.items() if framework == "tf"]
+
+
+def detect_format(path: str) -> str | None:
+    """The tf format of a user's model path from its name (a SavedModel is a folder with saved_model.pb)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        return "savedmodel" if (target / "saved_model.pb").is_file() else None
+    return {".tflite": "tflite", ".keras": "keras", ".h5": "keras", ".hdf5": "keras"}.get(target.suffix.lower())
+
+
+def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
+    """The node giving the model to compress, and its format (keras | savedmodel | tflite)."""
+    recipe = b.recipe
+    model = recipe.model
+    if model.framework not in (None, "tf"):
+        raise RecipeError(
+            f"model.framework = '{model.framework}' but the target's runtime is a tf one",
+            key="model.framework",
+            value=model.framework,
+            valid=["tf"],
+        )
+    if model.arch != "file":
+        if "tf" not in ARCHITECTURES[model.arch].frameworks:
+            raise RecipeError(
+                f"model.arch = '{model.arch}' cannot be built by the tf backend",
+                key="model.arch",
+                value=model.arch,
+                valid=[name for name, arch in ARCHITECTURES.items() if "tf" in arch.frameworks],
+            )
+        params: dict[str, Any] = {
+            "arch": model.arch,
+            "width": model.width,
+            "num_classes": model.num_classes,
+            "seed": recipe.seed,
+            **asdict(model.train),
+        }
+        return b.add("train", "tf.train", params, {"data": data}), "keras"
+    assert model.path is not None  # validation requires it for arch=file
+    fmt = model.format or detect_format(model.path)
+    if fmt is None or MODEL_FORMATS.get(fmt) != "tf":
+        raise RecipeError(
+            f"model.path '{model.path}' is not a model the tf backend reads"
+            + (f" (format '{fmt}')" if fmt else " (cannot tell its format from the name)"),
+            key="model.format" if fmt else "model.path",
+            value=fmt or model.path,
+            valid=f"{', '.join(_TF_FORMATS)}: a SavedModel folder, a .keras/.h5 file or a .tflite file",
+        )
+    params = {"path": str(Path(model.path).expanduser().resolve()), "format": fmt}
+    params["fingerprint"] = fingerprint_path(model.path)
+    return b.add("load", "tf.load", params), fmt
+
+
+def _channels(b: PlanBuilder) -> int:
+    """Channels the dataset must have: 3 for the Keras applications, the file's own when its shape is given."""
+    model = b.recipe.model
+    if model.arch in _APPLICATIONS:
+        return 3
+    if model.arch == "file" and model.input_shape and len(model.input_shape) == 4:
+        return int(model.input_shape[-1])
+    return 1
+
+
+def _check_data(b: PlanBuilder) -> None:
+    recipe = b.recipe
+    if recipe.model.arch in _APPLICATIONS:
+        if recipe.dataset.name == "digits":
+            if recipe.dataset.image_size < 32:
+                raise RecipeError(
+                    f"{recipe.model.arch} needs inputs of at least 32x32, dataset.image_size is "
+                    f"{recipe.dataset.image_size}",
+                    key="dataset.image_size",
+                    value=recipe.dataset.image_size,
+                    valid="dataset.image_size >= 32 (224 for the reference models)",
+                )
+            b.check(
+                "data",
+                "warn",
+                "no ImageNet here: accuracy is measured on the fallback data (scikit-learn digits upscaled to "
+                f"{recipe.dataset.image_size}x{recipe.dataset.image_size}, grey replicated to 3 channels), not "
+                "comparable with ImageNet top-1; give your images with dataset=image_folder dataset.root=DIR",
+            )
+        elif recipe.dataset.size is not None and min(recipe.dataset.size) < 32:
+            raise RecipeError(
+                f"{recipe.model.arch} needs inputs of at least 32x32, dataset.size is {recipe.dataset.size}",
+                key="dataset.size",
+                value=recipe.dataset.size,
+                valid="both sizes >= 32",
+            )
+
+
+def _check_strategy(b: PlanBuilder, fmt: str) -> None:
+    """Plan-time legality of the strategy for this model format on the tf backend."""
+    strategy = b.recipe.strategy
+    trains = strategy.prune is not None or (strategy.quant is not None and strategy.quant.mode == "qat")
+    if fmt == "tflite" and (trains or strategy.quant is not None):
+        what = "pruning" if strategy.prune is not None else f"quantization ({strategy.quant.mode})"  # type: ignore[union-attr]
+        raise RecipeError(
+            f"model '{b.recipe.model.path}' is a .tflite file: it can be benchmarked, not re-compressed ({what} "
+            "needs the source model: the TFLite converter and tfmot start from a Keras model or SavedModel)",
+            key="strategy",
+            value=strategy.name,
+            valid="strategy=none with a .tflite file, or give the SavedModel / .keras file",
+        )
+    if fmt == "savedmodel" and trains:
+        raise RecipeError(
+            f"strategy '{strategy.name}' trains the model (pruning / QAT), which needs a Keras model; "
+            f"'{b.recipe.model.path}' is a SavedModel",
+            key="model.path",
+            value=b.recipe.model.path,
+            valid="a .keras / .h5 file for pruning or QAT; a SavedModel takes fp32 / fp16 / ptq_dynamic / ptq_static",
+        )
+    prune = strategy.prune
+    if prune is not None:
+        if prune.criterion != "magnitude":
+            raise RecipeError(
+                f"strategy.prune.criterion = '{prune.criterion}' is not available on tf (filter pruning is "
+                "PaddleSlim's); tfmot prunes by weight magnitude",
+                key="strategy.prune.criterion",
+                value=prune.criterion,
+                valid=["magnitude"],
+            )
+        if strategy.finetune is None or strategy.finetune.epochs < 1:
+            raise RecipeError(
+                "tfmot prunes during training: magnitude pruning needs strategy.finetune.epochs >= 1",
+                key="strategy.finetune.epochs",
+                value=None if strategy.finetune is None else strategy.finetune.epochs,
+                valid="strategy.finetune.epochs >= 1",
+            )
+        if prune.block is not None:
+            n, _, m = prune.block.partition(":")
+            b.check(
+                "prune",
+                "ok",
+                f"structured {prune.block} sparsity (tfmot sparsity_m_by_n): {int(n) / int(m):.0%} of the "
+                "weights of the selected layers; strategy.prune.ratio and schedule do not apply",
+            )
+        b.check(
+            "sparsity",
+            "warn",
+            "unstructured zeros stay in the .tflite file (only its gzipped size shrinks) and XNNPACK runs dense "
+            "kernels: expect no speed-up from pruning alone; the report shows plain and gzipped sizes",
+        )
+    elif strategy.finetune is not None:
+        b.check("finetune", "skip", "strategy.finetune is set but nothing is pruned: skipped")
+    quant = strategy.quant
+    if quant is not None:
+        if quant.mode != "fp16" and quant.bits != 8:
+            raise RecipeError(
+                f"strategy.quant.bits = {quant.bits}: the TFLite converter makes 8-bit integer models",
+                key="strategy.quant.bits",
+                value=quant.bits,
+                valid=["8"],
+            )
+        if quant.io_type == "int8" and quant.mode not in ("ptq_static", "qat"):
+            raise RecipeError(
+                f"strategy.quant.io_type = int8 needs a fully integer model; mode '{quant.mode}' keeps float parts",
+                key="strategy.quant.io_type",
+                value=quant.io_type,
+                valid="float, or mode ptq_static / qat",
+            )
+        if quant.mode == "ptq_static":
+            b.check("calibration", "ok", "TFLite converter calibration: min/max (strategy.quant.algo does not apply)")
+
+
+def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stage:
+    recipe = b.recipe
+    quant = recipe.strategy.quant
+    assert quant is not None
+    mode, name, precision = _QUANT_STAGES[quant.mode]
+    if source.name != "baseline":
+        name = f"{source.name}+{name}"
+    if quant.mode == "qat":
+        params: dict[str, Any] = {
+            "epochs": quant.epochs,
+            "lr": quant.lr,
+            "batch_size": quant.batch_size,
+            "io_type": quant.io_type,
+            "seed": recipe.seed,
+        }
+        return Stage(name, b.add("qat", "tf.qat", params, {"model": keras_node, "data": data}), precision)
+    params = {"mode": mode, "precision": precision, "seed": recipe.seed}
+    if mode == "int8":
+        params |= {"io_type": quant.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
+    if recipe.model.input_shape is not None:
+        params["input_shape"] = list(recipe.model.input_shape)
+    return Stage(name, b.add("quantize", "tf.convert", params, {"model": keras_node, "data": data}), precision)
+
+
+def build(b: PlanBuilder, runtime: Runtime) -> None:
+    recipe = b.recipe
+    _check_data(b)
+    data = b.dataset("NHWC", channels=_channels(b))
+    source, fmt = _source(b, data)
+    _check_strategy(b, fmt)
+    convert: dict[str, Any] = {"mode": "fp32", "precision": "fp32"}
+    if recipe.model.input_shape is not None:
+        convert["input_shape"] = list(recipe.model.input_shape)
+    if fmt == "tflite":
+        stages = [Stage("baseline", source, "fp32")]
+    else:
+        stages = [Stage("baseline", b.add("convert", "tf.convert", convert, {"model": source, "data": data}), "fp32")]
+    keras_node = source
+    prune = recipe.strategy.prune
+    if prune is not None:
+        finetune = recipe.strategy.finetune
+        assert finetune is not None
+        params: dict[str, Any] = {
+            "ratio": prune.ratio,
+            "layers": list(prune.layers),
+            "per_layer": dict(prune.per_layer),
+            "schedule": prune.schedule,
+            "frequency": prune.frequency,
+            "block": prune.block,
+            "epochs": finetune.epochs,
+            "lr": finetune.lr,
+            "batch_size": finetune.batch_size,
+            "optimizer": finetune.optimizer,
+            "seed": recipe.seed,
+        }
+        keras_node = b.add("prune", "tf.prune", params, {"model": source, "data": data})
+        pruned = b.add("convert.pruned", "tf.convert", convert, {"model": keras_node, "data": data})
+        stages.append(Stage("pruned", pruned, "fp32"))
+    if recipe.strategy.quant is not None:
+        stages.append(_quantize(b, stages[-1], keras_node, data))
+    if runtime.device != "cpu":
+        b.check(
+            "latency",
+            "warn",
+            f"{runtime.name}: no {runtime.device} here; `recipecc plan` only. Run the recipe on the device itself "
+            "(recipecc run there) to measure its latency; nothing is estimated",
+        )
+    for stage in stages:
+        b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)

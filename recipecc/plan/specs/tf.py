@@ -1,0 +1,64 @@
+"""TensorFlow / TFLite backend passes (tf_keras, tensorflow-model-optimization, TFLite converter, LiteRT).
+
+They run in the tf worker process, which sets ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+from recipecc.plan.spec import PassSpec
+
+_TOOLS = ("tensorflow-cpu", "tf-keras", "numpy")
+_TFMOT = (*_TOOLS, "tensorflow-model-optimization")
+
+SPECS = (
+    PassSpec(
+        "tf.train",
+        "tf",
+        "recipecc.passes.tf.train:run",
+        "keras",
+        "Build the architecture in Keras (tf_keras, no pretrained weights) and train it on NHWC data",
+        _TOOLS,
+    ),
+    PassSpec(
+        "tf.load",
+        "tf",
+        "recipecc.passes.tf.load:run",
+        "keras | savedmodel | tflite",
+        "Copy a user's SavedModel directory, .keras/.h5 or .tflite file into the cache and read its input shape",
+        (*_TOOLS, "ai-edge-litert"),
+    ),
+    PassSpec(
+        "tf.prune",
+        "tf",
+        "recipecc.passes.tf.prune:run",
+        "keras",
+        "Magnitude pruning (tfmot prune_low_magnitude, constant / polynomial schedule or N:M blocks) during a "
+        "finetune, then strip_pruning; records the sparsity reached per layer",
+        _TFMOT,
+    ),
+    PassSpec(
+        "tf.convert",
+        "tf",
+        "recipecc.passes.tf.convert:run",
+        "tflite",
+        "TFLite converter: fp32, fp16 weights, dynamic-range int8, or full int8 calibrated on training data",
+        _TOOLS,
+    ),
+    PassSpec(
+        "tf.qat",
+        "tf",
+        "recipecc.passes.tf.qat:run",
+        "tflite",
+        "Quantization-aware training (tfmot quantize_model), converted to an int8 .tflite",
+        _TFMOT,
+    ),
+    PassSpec(
+        "tf.bench",
+        "tf",
+        "recipecc.bench.runners.tflite:run",
+        "benchmark",
+        "Top-1 / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per thread count "
+        "(LiteRT interpreter, XNNPACK)",
+        ("ai-edge-litert", "numpy"),
+    ),
+)

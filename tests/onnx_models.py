@@ -1,0 +1,74 @@
+"""Small ONNX models built with onnx.helper for the tests (random weights; nothing is downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def conv_model(path: Path, *, opset: int = 11, size: int = 16, classes: int = 2, dynamic: bool = True) -> Path:
+    """Conv-ReLU-Conv-ReLU-GlobalAveragePool-Flatten-Gemm on [N, 3, size, size], N dynamic if ``dynamic``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.randn(*shape) * 0.2).astype(np.float32), name)
+
+    batch: str | int = "batch" if dynamic else 1
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="stem/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="stem/relu"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="block1/conv", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="block1/relu"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["p"], name="head/pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="head/flatten"),
+        helper.make_node("Gemm", ["f", "wfc", "bfc"], ["logits"], name="head/fc", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_conv",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, classes])],
+        [
+            weight("w1", 16, 3, 3, 3),
+            weight("b1", 16),
+            weight("w2", 32, 16, 3, 3),
+            weight("b2", 32),
+            weight("wfc", classes, 32),
+            weight("bfc", classes),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="recipecc-tests")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def matmul_model(path: Path, *, features: int = 32) -> Path:
+    """MatMul-Relu-MatMul on [N, features]: a transformer-style (MatMul-heavy) graph."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(1)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"], name="mlp/fc1"),
+            helper.make_node("Relu", ["h"], ["a"], name="mlp/act"),
+            helper.make_node("MatMul", ["a", "w2"], ["y"], name="mlp/fc2"),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [
+            numpy_helper.from_array(rng.randn(features, 64).astype(np.float32), "w1"),
+            numpy_helper.from_array(rng.randn(64, 4).astype(np.float32), "w2"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.save_model(model, str(path))
+    return path

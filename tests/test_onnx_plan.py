@@ -1,0 +1,165 @@
+"""The onnx pipeline's plans: inserted conversion / upgrade / pre-processing passes, defaults, checks, search.
+
+Planning never imports onnx or onnxruntime, so these tests build their ONNX files in the test process and only
+plan; the passes themselves run in test_onnx_backend.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from onnx_models import conv_model, matmul_model
+
+from recipecc.bench.results import search_selection
+from recipecc.plan import Plan, build_plan
+from recipecc.recipe import compose_recipe, validate_recipe
+from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.schema import QuantConfig, SearchConfig
+
+pytest.importorskip("onnx")
+
+
+def plan_for(*overrides: str) -> Plan:
+    return build_plan(validate_recipe(compose_recipe(list(overrides))))
+
+
+def checks(plan: Plan) -> dict[str, tuple[str, str]]:
+    return {c.name: (c.status, c.detail) for c in plan.checks}
+
+
+@pytest.fixture(scope="module")
+def conv11(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return conv_model(tmp_path_factory.mktemp("m") / "conv11.onnx", opset=11)
+
+
+def test_default_recipe_on_host_ort_converts_paddle_stages_and_quantizes_with_ort() -> None:
+    plan = plan_for("target=host_ort")
+    ids = [n.id for n in plan.nodes]
+    assert ids == [
+        "data", "train", "export", "prune", "finetune", "export.pruned", "to_onnx", "to_onnx.pruned",
+        "shape_prep.pruned", "quantize", "bench.baseline", "bench.pruned", "bench.pruned+int8",
+    ]  # fmt: skip
+    assert plan.node("to_onnx.pruned").pass_name == "paddle.to_onnx"
+    assert plan.node("to_onnx.pruned").params == {"opset": 13}
+    assert dict(plan.node("quantize").inputs) == {"model": "shape_prep.pruned", "data": "data"}
+    q = plan.node("quantize").params
+    # the measured-good defaults: static QDQ, uint8 activations, int8 per-channel weights, MinMax
+    assert (q["mode"], q["format"], q["activation_type"], q["weight_type"], q["per_channel"], q["algo"]) == (
+        "ptq_static", "qdq", "uint8", "int8", True, "minmax",
+    )  # fmt: skip
+    assert "ConvInteger" in str(q["why"])
+    assert "avg is PaddleSlim's name" in checks(plan)["quant"][1]
+    assert {n.pass_name for n in plan.bench_nodes} == {"onnx.bench"}
+    assert plan.node("bench.baseline").params["graph_optimization"] == "all"
+
+
+def test_per_channel_qdq_on_a_file_inserts_the_opset_upgrade(conv11: Path, image_dir: Path) -> None:
+    base = ["target=host_ort", "model=file", f"model.path={conv11}", "dataset=image_folder",
+            f"dataset.root={image_dir}", "dataset.size=[16,16]", "strategy=quant"]  # fmt: skip
+    plan = plan_for(*base)
+    assert [n.id for n in plan.nodes] == [
+        "data", "load", "opset_upgrade", "shape_prep", "quantize", "bench.baseline", "bench.int8",
+    ]  # fmt: skip
+    assert plan.node("opset_upgrade").params == {"min_opset": 13}
+    assert dict(plan.node("shape_prep").inputs) == {"model": "opset_upgrade"}
+    assert "opset_upgrade" not in [n.id for n in plan_for(*base, "strategy.quant.weight_per_channel=false").nodes]
+    assert plan.node("load").params["fingerprint"].startswith("file:")
+
+
+def test_format_detection_and_unsupported_formats_are_plan_errors(tmp_path: Path) -> None:
+    odd = tmp_path / "weights.bin"
+    odd.write_bytes(b"\0" * 16)
+    with pytest.raises(RecipeError, match="cannot tell the format") as info:
+        plan_for("target=host_ort", "model=file", f"model.path={odd}")
+    assert info.value.key == "model.format" and "onnx" in str(info.value.valid)
+    with pytest.raises(RecipeError, match="'tflite' files cannot be converted") as info:
+        plan_for("target=host_ort", "model=file", f"model.path={odd}", "model.format=tflite")
+    assert info.value.valid == ["onnx", "paddle"]
+    # model.format=onnx overrides the suffix
+    plan = plan_for("target=host_ort", "model=file", f"model.path={odd}", "model.format=onnx", "strategy=none")
+    assert plan.node("load").pass_name == "onnx.load"
+
+
+def test_dynamic_quantization_on_a_conv_model_warns(conv11: Path, tmp_path: Path) -> None:
+    dyn = ["target=host_ort", "model=file", "strategy=quant", "strategy.quant.mode=ptq_dynamic"]
+    conv_checks = checks(plan_for(*dyn, f"model.path={conv11}"))
+    status, detail = conv_checks["quant.dynamic"]
+    assert status == "warn" and "ConvInteger" in detail and "2 of its 3" in detail
+    mlp = matmul_model(tmp_path / "mlp.onnx")
+    assert checks(plan_for(*dyn, f"model.path={mlp}"))["quant.dynamic"][0] == "ok"
+    assert (
+        checks(plan_for("target=host_ort", "strategy=quant", "strategy.quant.mode=ptq_dynamic"))["quant.dynamic"][0]
+        == "warn"
+    )  # digits_cnn is a conv net
+
+
+def test_bad_onnx_options_are_plan_errors(conv11: Path) -> None:
+    with pytest.raises(RecipeError, match="no ONNX Runtime calibration method"):
+        plan_for("target=host_ort", "strategy=quant", "strategy.quant.algo=mse")
+    with pytest.raises(RecipeError) as info:
+        plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune")
+    assert info.value.valid == ["magnitude"]
+
+
+def test_search_plans_one_optional_quantize_and_bench_per_candidate() -> None:
+    plan = plan_for("recipe=digits_ort_search")
+    quantize = [n for n in plan.nodes if n.pass_name == "onnx.quantize"]
+    assert [n.id for n in quantize] == ["quantize[0]", "quantize[1]", "quantize[2]"]
+    assert all(n.optional for n in quantize)
+    assert [n.stage for n in plan.bench_nodes] == ["baseline", "int8[0]", "int8[1]", "int8-dynamic[2]"]
+    assert [n.params.get("search_candidate") for n in plan.bench_nodes] == [None, 0, 1, 2]
+    assert plan.node("quantize[1]").params["format"] == "qoperator"
+    # one shared pre-processing node for all candidates
+    assert {dict(n.inputs)["model"] for n in quantize} == {"shape_prep"}
+
+
+def test_search_selection_keeps_every_candidate_and_skips_failures() -> None:
+    recipe = validate_recipe(compose_recipe(["recipe=digits_ort_search"]))
+    plan = build_plan(recipe)
+    search = SearchConfig(
+        candidates=[QuantConfig(), QuantConfig(format="qoperator"), QuantConfig(mode="ptq_dynamic")],
+        metric="top1",
+        max_drop=0.01,
+    )
+    from dataclasses import asdict
+
+    resolved = {"strategy": {"search": asdict(search)}}
+
+    def stage(name: str, top1: float, ms: float) -> dict[str, object]:
+        return {"name": name, "metrics": {"top1": top1}, "size_bytes": 100, "latency": [
+            {"threads": 1, "median_ms": ms}, {"threads": 2, "median_ms": ms / 2}]}  # fmt: skip
+
+    stages = [stage("baseline", 0.98, 1.0), stage("int8[0]", 0.975, 0.5), stage("int8[1]", 0.95, 0.3)]
+    failed = [{"node": "quantize[2]", "pass": "onnx.quantize", "error": "pass 'quantize[2]' failed: boom"}]
+    result = search_selection(plan, stages, resolved, failed)  # type: ignore[arg-type]
+    assert result is not None
+    rows = {r["stage"]: r for r in result["candidates"]}
+    assert rows["int8[0]"]["status"] == "within budget" and rows["int8[0]"]["drop"] == pytest.approx(0.005)
+    assert rows["int8[1]"]["status"] == "over budget"  # faster, but loses 3 points
+    assert rows["int8-dynamic[2]"]["status"] == "failed" and "boom" in rows["int8-dynamic[2]"]["error"]
+    assert result["selected"] == "int8[0]"
+
+
+def test_planning_for_onnxruntime_imports_no_framework(conv11: Path) -> None:
+    code = (
+        "import sys, json; from recipecc.cli import main;"
+        f"rc = main(['plan', 'target=host_ort', 'model=file', 'model.path={conv11}', 'strategy=quant']);"
+        "heavy = [m for m in ('paddle', 'tensorflow', 'onnx', 'onnxruntime', 'paddle2onnx') if m in sys.modules];"
+        "print(json.dumps({'rc': rc, 'heavy': heavy}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "heavy": []}
+    assert "opset_upgrade" in proc.stdout
+
+
+def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Path) -> None:
+    pdmodel = tmp_path / "model.pdmodel"
+    pdmodel.write_bytes(b"\0")  # planning fingerprints the file, it never parses it
+    plan = plan_for("target=host_ort", "model=file", f"model.path={pdmodel}", "strategy=quant")
+    assert [n.pass_name for n in plan.nodes][:3] == ["data.digits", "paddle.import", "paddle.to_onnx"]
+    assert dict(plan.node("to_onnx").inputs) == {"model": "import"}
+    assert not any(n.pass_name == "onnx.opset_upgrade" for n in plan.nodes)  # converted at opset 13

@@ -1,0 +1,211 @@
+"""The tf backend on real TensorFlow / tfmot / LiteRT, on the 8x8 digits CNN (NHWC).
+
+Three plans share one artifact cache (module scope), so the model is trained once:
+``smoke`` runs the named recipe digits_tflite_smoke end to end (train → magnitude prune 50% with a finetune →
+strip → full int8, report); ``variants`` extends the same plan with every converter mode, QAT, constant-schedule
+pruning of selected layers, 2:4 blocks and the no-delegate runner, all in one tf worker; the user-file tests
+feed the trained model back as a ``.keras`` file, a SavedModel and a ``.tflite`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recipecc.bench.results import assemble_results
+from recipecc.engine import RunOutcome, execute_plan, run_recipe
+from recipecc.plan import ArtifactCache, Plan, build_plan
+from recipecc.plan.builder import PlanBuilder, Stage
+from recipecc.recipe import compose_recipe, validate_recipe
+
+pytestmark = pytest.mark.backend
+
+
+def recipe_for(cache: Path, *overrides: str) -> Any:
+    return validate_recipe(compose_recipe(["recipe=digits_tflite_smoke", f"cache_dir={cache}", *overrides]))
+
+
+def stage(results: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in results["stages"] if s["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tf-cache")
+
+
+@pytest.fixture(scope="module")
+def smoke(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    return run_recipe(recipe_for(cache), tmp_path_factory.mktemp("tf-run"))
+
+
+@pytest.fixture(scope="module")
+def variants(cache: Path, smoke: RunOutcome) -> dict[str, Any]:
+    """Every converter mode, QAT and two more pruning set-ups on the smoke recipe's trained model, one worker."""
+    recipe = recipe_for(cache, "strategy=none")
+    base = build_plan(recipe)
+    b = PlanBuilder(recipe, nodes=list(base.nodes), keys={n.id: n.key for n in base.nodes})
+    io = {"data": "data"}
+    for name, mode, precision, extra in (
+        ("fp16", "fp16", "fp16", {}),
+        ("dynamic", "dynamic", "dynamic-int8", {}),
+        ("int8", "int8", "int8", {"io_type": "float", "calibration_images": 128}),
+        ("int8_io", "int8", "int8", {"io_type": "int8", "calibration_images": 128}),
+    ):
+        params = {"mode": mode, "precision": precision, "seed": 0, **extra}
+        node = b.add(f"convert.{name}", "tf.convert", params, {"model": "train", **io})
+        b.bench(Stage(name, node, precision), "tf.bench", "data", delegate="xnnpack")
+    qat = {"epochs": 1, "lr": 0.0005, "batch_size": 64, "io_type": "float", "seed": 0}
+    b.bench(Stage("qat", b.add("qat", "tf.qat", qat, {"model": "train", **io}), "int8"), "tf.bench", "data")
+    prune = {
+        "per_layer": {},
+        "frequency": 5,
+        "epochs": 2,
+        "lr": 0.01,
+        "batch_size": 64,
+        "optimizer": "momentum",
+        "seed": 0,
+    }
+    for name, extra in (
+        ("constant70", {"ratio": 0.7, "layers": ["stage*"], "schedule": "constant", "block": None}),
+        ("block24", {"ratio": 0.5, "layers": ["*"], "schedule": "constant", "block": "2:4"}),
+    ):
+        pruned = b.add(f"prune.{name}", "tf.prune", {**prune, **extra}, {"model": "train", **io})
+        convert = b.add(f"convert.{name}", "tf.convert", {"mode": "fp32", "precision": "fp32"}, {"model": pruned, **io})
+        b.bench(Stage(name, convert, "fp32"), "tf.bench", "data", delegate="xnnpack")
+    pqat = b.add("qat.constant70", "tf.qat", qat, {"model": "prune.constant70", **io})
+    b.bench(Stage("constant70+qat", pqat, "int8"), "tf.bench", "data")
+    b.bench(Stage("no_delegate", "convert", "fp32"), "tf.bench", "data", delegate="none")
+    plan = Plan(base.recipe_name, base.target_name, base.recipe_hash, base.cache_root, tuple(b.nodes))
+    outputs, log = execute_plan(plan)
+    results = assemble_results(plan, outputs, {}, log)
+    return {"results": results, "outputs": outputs, "executed": [e["node"] for e in log if not e["cached"]]}
+
+
+def test_smoke_recipe_prunes_to_the_requested_sparsity(smoke: RunOutcome) -> None:
+    results = smoke.results
+    assert [s["name"] for s in results["stages"]] == ["baseline", "pruned", "pruned+int8"]
+    sparsity = stage(results, "pruned")["model"]["sparsity"]
+    assert abs(sparsity["overall"] - 0.5) <= 0.01, sparsity
+    assert len(sparsity["layers"]) == 9  # 8 convolutions + the classifier
+    assert all(abs(value - 0.5) <= 0.01 for value in sparsity["layers"].values()), sparsity["layers"]
+    assert sparsity["schedule"] == "polynomial"
+    assert stage(results, "pruned+int8")["model"]["sparsity"]["overall"] == sparsity["overall"]
+
+
+def test_pruning_shrinks_only_the_gzipped_file(smoke: RunOutcome) -> None:
+    baseline, pruned = stage(smoke.results, "baseline"), stage(smoke.results, "pruned")
+    assert 0.97 <= pruned["size_bytes"] / baseline["size_bytes"] <= 1.03  # the zeros are stored
+    assert pruned["model"]["gzip_bytes"] <= 0.75 * baseline["model"]["gzip_bytes"]
+    report = (smoke.run_dir / "report.md").read_text()
+    assert "| Stage | Conversion | Size on disk | Gzipped | Sparsity of the pruned layers |" in report
+    assert "`stage1_conv1` 50.0% (50%)" in report
+
+
+def test_smoke_accuracy_and_latency_rows(smoke: RunOutcome) -> None:
+    results = smoke.results
+    baseline = stage(results, "baseline")
+    assert baseline["metrics"]["top1"] >= 0.93
+    for name in ("pruned", "pruned+int8"):
+        assert stage(results, name)["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.05
+    for s in results["stages"]:
+        assert s["format"] == "tflite"
+        assert [row["threads"] for row in s["latency"]] == [1, 2]
+        for row in s["latency"]:
+            assert row["source"] == "measured-host" and row["engine"] == "XNNPACK"
+            assert row["runtime"].startswith("ai-edge-litert ")
+            assert row["median_ms"] > 0 and row["p90_ms"] >= row["median_ms"]
+
+
+def test_full_int8_is_a_quarter_of_fp32_and_within_a_point(variants: dict[str, Any]) -> None:
+    results = variants["results"]
+    fp32, int8 = stage(results, "baseline"), stage(results, "int8")
+    assert 3.0 <= fp32["size_bytes"] / int8["size_bytes"] <= 4.5
+    assert int8["metrics"]["top1"] >= fp32["metrics"]["top1"] - 0.01
+    assert int8["model"]["calibration"]["images"] == 128
+    assert int8["model"]["quantization"] == {"weights": "int8", "activations": "int8", "io": "float"}
+
+
+@pytest.mark.parametrize("name", ["fp16", "dynamic", "int8", "int8_io", "qat", "no_delegate"])
+def test_every_converter_mode_loads_and_runs(variants: dict[str, Any], name: str) -> None:
+    results = variants["results"]
+    fp32, s = stage(results, "baseline"), stage(results, name)
+    assert s["metrics"]["top1"] >= fp32["metrics"]["top1"] - 0.03
+    expected_ratio = {"fp16": (1.8, 2.2), "dynamic": (3.0, 4.5), "int8": (3.0, 4.5), "int8_io": (3.0, 4.5)}
+    expected_ratio |= {"qat": (3.0, 4.5), "no_delegate": (1.0, 1.0)}
+    low, high = expected_ratio[name]
+    assert low <= fp32["size_bytes"] / s["size_bytes"] <= high
+    engine = s["latency"][0]["engine"]
+    assert engine == ("TFLite builtin kernels (no delegate)" if name == "no_delegate" else "XNNPACK")
+
+
+def test_integer_only_io_is_quantized_by_the_runner(variants: dict[str, Any]) -> None:
+    model = stage(variants["results"], "int8_io")["model"]
+    assert model["quantization"]["io"] == "int8"
+    # the runner quantized the float inputs with the input tensor's scale / zero-point: same answers as float I/O
+    int8 = stage(variants["results"], "int8")
+    assert abs(stage(variants["results"], "int8_io")["metrics"]["top1"] - int8["metrics"]["top1"]) <= 0.01
+
+
+def test_constant_schedule_on_selected_layers_and_2_4_blocks(variants: dict[str, Any]) -> None:
+    constant = stage(variants["results"], "constant70")["model"]
+    assert constant["selector_matches"] == {"stage*": 8}
+    assert "fc" not in constant["sparsity"]["layers"]
+    assert abs(constant["sparsity"]["overall"] - 0.7) <= 0.01
+    # QAT of the pruned model keeps its zeros (tfmot's prune-preserving scheme), measured after training
+    pqat = stage(variants["results"], "constant70+qat")
+    assert abs(pqat["model"]["sparsity"]["overall"] - 0.7) <= 0.01
+    assert pqat["model"]["conversion"].startswith("TFLite int8 from prune-preserving QAT")
+    assert pqat["metrics"]["top1"] >= stage(variants["results"], "constant70")["metrics"]["top1"] - 0.03
+    block = stage(variants["results"], "block24")["model"]["sparsity"]
+    assert block["block"] == "2:4" and abs(block["overall"] - 0.5) <= 0.01
+    assert set(variants["executed"]) >= {"prune.constant70", "prune.block24", "qat"}
+    assert "train" not in variants["executed"]  # trained once, by the smoke run
+
+
+@pytest.fixture(scope="module")
+def user_files(smoke: RunOutcome, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The smoke run's trained model as a user would bring it: .keras, SavedModel folder, .tflite."""
+    cache = ArtifactCache(smoke.plan.cache_root)
+    folder = tmp_path_factory.mktemp("user-models")
+    keras_file = folder / "digits.keras"
+    shutil.copy(cache.path(smoke.plan.node("train").key) / "model.keras", keras_file)
+    tflite_file = folder / "digits.tflite"
+    shutil.copy(cache.path(smoke.plan.node("convert").key) / "model.tflite", tflite_file)
+    saved = folder / "digits_savedmodel"
+    code = "import tf_keras, sys; m = tf_keras.models.load_model(sys.argv[1], compile=False); m.export(sys.argv[2])"
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    subprocess.run([sys.executable, "-c", code, str(keras_file), str(saved)], check=True, env=env, capture_output=True)
+    return {"keras": keras_file, "savedmodel": saved, "tflite": tflite_file}
+
+
+@pytest.mark.parametrize(("fmt", "strategy"), [("keras", "tflite_int8"), ("savedmodel", "tflite_dynamic")])
+def test_user_model_files_load_convert_and_benchmark(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path, fmt: str, strategy: str
+) -> None:
+    recipe = recipe_for(cache, "model=file", f"model.path={user_files[fmt]}", f"strategy={strategy}")
+    outcome = run_recipe(recipe, tmp_path)
+    assert outcome.plan.node("load").params["format"] == fmt
+    baseline = stage(outcome.results, "baseline")
+    # the same weights as the smoke run's baseline: the same answers
+    assert baseline["metrics"]["top1"] == pytest.approx(stage(smoke.results, "baseline")["metrics"]["top1"], abs=0.003)
+    quantized = outcome.results["stages"][1]
+    assert quantized["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
+    assert 3.0 <= baseline["size_bytes"] / quantized["size_bytes"] <= 4.5
+
+
+def test_a_user_tflite_file_is_benchmarked_as_is(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path
+) -> None:
+    recipe = recipe_for(cache, "model=file", f"model.path={user_files['tflite']}", "strategy=none")
+    outcome = run_recipe(recipe, tmp_path)
+    [only] = outcome.results["stages"]
+    assert only["size_bytes"] == user_files["tflite"].stat().st_size
+    assert only["metrics"]["top1"] == stage(smoke.results, "baseline")["metrics"]["top1"]
+    assert only["model"]["conversion"].startswith("user-supplied")
