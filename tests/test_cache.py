@@ -60,3 +60,16 @@ def test_fingerprints_follow_content(tmp_path: Path) -> None:
     os.utime(folder / "b.png", ns=(1, 1))
     assert fingerprint_path(folder) != listing
     assert json.dumps(listing)
+
+
+def test_a_remeasurement_replaces_the_entry(tmp_path: Path) -> None:
+    cache = ArtifactCache(tmp_path)
+    first = cache.begin("bench")
+    cache.commit(first, "bench", {"median_ms": 2.0})
+    second = cache.begin("bench")
+    cache.commit(second, "bench", {"median_ms": 1.0})  # a concurrent twin: the first entry stays
+    assert cache.meta("bench") == {"median_ms": 2.0}
+    third = cache.begin("bench")
+    cache.commit(third, "bench", {"median_ms": 1.5}, replace=True)
+    assert cache.meta("bench") == {"median_ms": 1.5}
+    assert not any((tmp_path / ".tmp").iterdir())

@@ -207,7 +207,9 @@ def test_mobilenet_v1_int8_has_the_reference_sizes(tmp_path: Path) -> None:
     # PaddleX model library: 17 MB -> 4.4 MB (MobileNetV1, 1000 classes)
     assert 16.5e6 <= fp32["size_bytes"] <= 17.5e6
     assert 4.3e6 <= int8["size_bytes"] <= 4.8e6
-    assert int8["metrics"]["top1_agreement"] > 0 and "top1" not in int8["metrics"]
+    # untrained but batch-norm-calibrated: int8 must still agree with fp32, and top-1 on digits is not reported
+    assert int8["metrics"]["top1_agreement"] >= 0.9 and int8["metrics"]["cosine"] > 0.99
+    assert "top1" not in int8["metrics"]
     results = json.loads((outcome.run_dir / "results.json").read_text())
     assert results["quality_metric"] == "top1_agreement"
 

@@ -71,10 +71,13 @@ def quality_metrics(
             metrics[name] = float(diff.max())
         elif name == "mean_abs_error":
             metrics[name] = float(diff.mean())
-        elif name == "cosine":
-            num = (logits * ref).sum(1)
-            den = np.linalg.norm(logits, axis=1) * np.linalg.norm(ref, axis=1)
-            metrics[name] = float(np.mean(num / np.maximum(den, 1e-12)))
+        elif name == "cosine":  # in float64 and without an absolute epsilon: outputs can be tiny (1e-17)
+            ours, theirs = logits.astype(np.float64), ref.astype(np.float64)
+            num = (ours * theirs).sum(1)
+            den = np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1)
+            both_zero = (den == 0) & (np.abs(ours).sum(1) == np.abs(theirs).sum(1))
+            cosine = np.divide(num, den, out=np.where(both_zero, 1.0, 0.0), where=den > 0)
+            metrics[name] = float(np.mean(cosine))
         elif name == "iou":
             metrics[name] = _iou(outputs, reference)
     return metrics

@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 
 from recipecc.bench.quality import OUTPUTS_FILE, quality_metrics
 from recipecc.bench.timing import host_description, measure_latency
+from recipecc.passes.base import PassContext, progress
 
-__all__ = ["MODEL_INFO_KEYS", "benchmark_record", "latency_rows"]
+__all__ = ["MODEL_INFO_KEYS", "benchmark_record", "latency_rows", "measure_stage"]
 
 #: model facts a pass records that the report shows beside the stage
 MODEL_INFO_KEYS = (
@@ -78,3 +79,35 @@ def benchmark_record(
         "model": {k: model_meta[k] for k in MODEL_INFO_KEYS if k in model_meta},
         "host": host_description(),
     }
+
+
+def measure_stage(
+    ctx: PassContext,
+    *,
+    model_meta: Mapping[str, Any],
+    labels: NDArray[Any] | None,
+    outputs: NDArray[Any],
+    make_call: Callable[[int], Callable[[], object]],
+    describe: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What every runner ends with: time the stage at each thread count (with a progress bar), then record it."""
+    p = ctx.params
+    threads_list = [int(t) for t in p["threads"]]
+    with progress(f"bench {p['stage']}", len(threads_list)) as advance:
+        latency = latency_rows(
+            make_call,
+            threads_list,
+            warmup=int(p["warmup"]),
+            repeats=int(p["repeats"]),
+            describe=describe,
+            on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
+        )
+    return benchmark_record(
+        params=p,
+        model_meta=model_meta,
+        outputs=outputs,
+        labels=labels,
+        reference_dir=ctx.inputs.get("reference"),
+        latency=latency,
+        out_dir=ctx.out_dir,
+    )

@@ -110,6 +110,8 @@ def assemble_results(
                 "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
                 "batch size 1, after untimed warmup calls; median and p90 of the timed calls",
                 "accuracy": "top-1 on the held-out split, computed with the same runtime that is timed",
+                "together": "every stage of a run is measured in that run, one after the other, so that they are "
+                "compared under the same conditions (a fully cached run reuses all its measurements)",
                 "size": "bytes on disk of the deployable model files (reports: 1 MB = 10^6 bytes)",
             },
             "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in plan.checks],

@@ -105,14 +105,24 @@ class ArtifactCache:
         tmp.mkdir(parents=True, exist_ok=False)
         return tmp
 
-    def commit(self, tmp: Path, key: str, meta: Mapping[str, Any]) -> Path:
-        """Finish an entry: write ``artifact.json`` last, then move the folder into place atomically."""
+    def commit(self, tmp: Path, key: str, meta: Mapping[str, Any], replace: bool = False) -> Path:
+        """Finish an entry: write ``artifact.json`` last, then move the folder into place atomically.
+
+        ``replace`` swaps out an existing entry (a re-measurement); otherwise an entry that a concurrent run
+        finished first is kept, being as good as ours.
+        """
         staging = tmp / (ARTIFACT_FILE + ".part")
         staging.write_text(json.dumps(dict(meta), indent=2, sort_keys=True, default=str))
         staging.rename(tmp / ARTIFACT_FILE)
         final = self.path(key)
-        if final.exists():  # a concurrent run finished the same artifact first: theirs is as good as ours
-            shutil.rmtree(tmp, ignore_errors=True)
+        if final.exists():
+            if not replace:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return final
+            retired = tmp.with_name(tmp.name + ".retired")
+            os.replace(final, retired)  # the old entry leaves in one rename; a crash here loses only a measurement
+            os.replace(tmp, final)
+            shutil.rmtree(retired, ignore_errors=True)
             return final
         os.replace(tmp, final)
         return final

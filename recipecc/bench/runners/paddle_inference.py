@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.record import benchmark_record, latency_rows
-from recipecc.passes.base import PassContext, progress, read_artifact
+from recipecc.bench.record import measure_stage
+from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
-from recipecc.passes.paddle.quiet import quiet_stdout
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
 
@@ -86,21 +86,11 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "engine": "oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32",
         "batch_size": int(p["batch_size"]),
     }
-    with progress(f"bench {p['stage']}", len(threads_list)) as advance:
-        latency = latency_rows(
-            make_call,
-            threads_list,
-            warmup=int(p["warmup"]),
-            repeats=int(p["repeats"]),
-            describe=describe,
-            on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
-        )
-    return benchmark_record(
-        params=p,
+    return measure_stage(
+        ctx,
         model_meta=meta,
-        outputs=outputs,
         labels=data.get("y_test"),
-        reference_dir=ctx.inputs.get("reference"),
-        latency=latency,
-        out_dir=ctx.out_dir,
+        outputs=outputs,
+        make_call=make_call,
+        describe=describe,
     )

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.record import benchmark_record, latency_rows
-from recipecc.passes.base import PassContext, PassFailure, progress, read_artifact
+from recipecc.bench.record import measure_stage
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import quiet_native_stderr
 
@@ -110,21 +110,11 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "engine": _ENGINES[delegate],
         "batch_size": batch_size,
     }
-    with progress(f"bench {p['stage']}", len(threads_list)) as advance:
-        latency = latency_rows(
-            make_call,
-            threads_list,
-            warmup=int(p["warmup"]),
-            repeats=int(p["repeats"]),
-            describe=describe,
-            on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
-        )
-    return benchmark_record(
-        params=p,
+    return measure_stage(
+        ctx,
         model_meta=meta,
-        outputs=outputs,
         labels=data.get("y_test"),
-        reference_dir=ctx.inputs.get("reference"),
-        latency=latency,
-        out_dir=ctx.out_dir,
+        outputs=outputs,
+        make_call=make_call,
+        describe=describe,
     )

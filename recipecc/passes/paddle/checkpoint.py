@@ -50,7 +50,7 @@ def make_pruner(model: nn.Layer, input_shape: list[int], criterion: str) -> Any:
     """A PaddleSlim filter pruner over ``model`` (it traces the model once to learn its channel dependencies)."""
     from paddleslim.dygraph import FPGMFilterPruner, L1NormFilterPruner
 
-    from recipecc.passes.paddle.quiet import quiet_stdout
+    from recipecc.passes.quiet import quiet_stdout
 
     pruner_class = {"l1_norm": L1NormFilterPruner, "fpgm": FPGMFilterPruner}[criterion]
     with quiet_stdout():
@@ -63,7 +63,7 @@ def apply_pruning(model: nn.Layer, input_shape: list[int], criterion: str, ratio
     ``ratios`` is keyed by layer path (``stage3.conv1``), which is stable across processes; PaddleSlim wants the
     weight's variable name (``conv2d_17.w_0``), which depends on how many layers the process created before.
     """
-    from recipecc.passes.paddle.quiet import quiet_stdout
+    from recipecc.passes.quiet import quiet_stdout
 
     pruner = make_pruner(model, input_shape, criterion)
     layers = dict(model.named_sublayers())

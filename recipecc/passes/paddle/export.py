@@ -12,7 +12,7 @@ import paddle
 
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
-from recipecc.passes.paddle.quiet import quiet_stdout
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["INPUT_NAME", "MODEL_FILES", "run"]
 

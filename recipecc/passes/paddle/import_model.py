@@ -17,7 +17,7 @@ import paddle
 
 from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.paddle.export import MODEL_FILES
-from recipecc.passes.paddle.quiet import quiet_stdout
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["find_model_files", "run"]
 

@@ -74,7 +74,7 @@ def prunable_convolutions(model: nn.Layer) -> list[str]:
 
 def describe(model: nn.Layer, input_shape: Sequence[int]) -> dict[str, Any]:
     """Parameter count and multiply-adds of a model for one input of ``input_shape`` (C, H, W)."""
-    from recipecc.passes.paddle.quiet import quiet_stdout
+    from recipecc.passes.quiet import quiet_stdout
 
     with quiet_stdout():
         flops = paddle.flops(model, [1, *input_shape], print_detail=False)

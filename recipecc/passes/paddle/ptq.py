@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
-from recipecc.passes.paddle.quiet import quiet_stdout
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
 

@@ -17,8 +17,8 @@ from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
 from recipecc.passes.paddle.export import INPUT_NAME, MODEL_FILES
-from recipecc.passes.paddle.quiet import quiet_stdout
 from recipecc.passes.paddle.training import train_epochs
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
 

@@ -12,7 +12,7 @@ import zlib  # noqa: F401  - before paddle
 from typing import Any
 
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
-from recipecc.passes.paddle.quiet import quiet_stdout
+from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
 

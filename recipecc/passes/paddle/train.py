@@ -11,7 +11,7 @@ from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import save_model
 from recipecc.passes.paddle.models import build_model, describe
-from recipecc.passes.paddle.training import train_epochs
+from recipecc.passes.paddle.training import recalibrate_batch_norm, train_epochs
 
 __all__ = ["run"]
 
@@ -50,7 +50,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
             label=f"train {p['arch']}",
         )
     elif not p.get("checkpoint"):
-        origin = "untrained (random initialisation)"
+        seen = recalibrate_batch_norm(model, data["x_train"])
+        origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"
     save_model(model, ctx.out_dir)
     return {
         "format": "paddle-dygraph",

@@ -13,7 +13,7 @@ from paddle import nn
 
 from recipecc.passes.base import progress
 
-__all__ = ["evaluate", "predictions", "train_epochs"]
+__all__ = ["evaluate", "predictions", "recalibrate_batch_norm", "train_epochs"]
 
 
 def _optimizer(name: str, lr: Any, model: nn.Layer, weight_decay: float) -> paddle.optimizer.Optimizer:
@@ -35,6 +35,22 @@ def predictions(model: nn.Layer, images: NDArray[Any], batch_size: int = 256) ->
         for start in range(0, len(images), batch_size):
             chunks.append(model(paddle.to_tensor(images[start : start + batch_size])).numpy().argmax(1))
     return np.concatenate(chunks)
+
+
+def recalibrate_batch_norm(model: nn.Layer, images: NDArray[Any], batches: int = 24, batch_size: int = 16) -> int:
+    """Set batch-norm statistics from data, without training: an untrained network's activations otherwise
+    shrink layer after layer (MobileNetV1's logits end near 1e-17), which makes any comparison between its
+    compressed stages meaningless. Returns the number of images seen."""
+    model.train()
+    seen = 0
+    rng = np.random.RandomState(0)
+    with paddle.no_grad():
+        for _ in range(batches):
+            batch = images[rng.choice(len(images), size=min(batch_size, len(images)), replace=False)]
+            model(paddle.to_tensor(batch))
+            seen += len(batch)
+    model.eval()
+    return seen
 
 
 def evaluate(model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], batch_size: int = 256) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.passes.base import PassFailure, progress
+from recipecc.passes.quiet import quiet_native_stderr
 
 __all__ = [
     "KERAS_FILE",
@@ -35,26 +36,6 @@ __all__ = [
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
-
-
-@contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 (native code's stderr) for a moment; Python exceptions still propagate.
-
-    TensorFlow 2.21 prints absl INFO lines (oneDNN, missing CUDA drivers, cuInit) on every import and device
-    initialisation regardless of ``TF_CPP_MIN_LOG_LEVEL``, and LiteRT announces its XNNPACK delegate: noise in the
-    user's terminal, between the progress lines.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def tf_modules() -> tuple[Any, Any]:

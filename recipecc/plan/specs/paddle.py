@@ -14,7 +14,7 @@ SPECS = (
         "paddle-dygraph",
         "Build the architecture (no pretrained weights), load a checkpoint or train it on the recipe's dataset",
         _TOOLS,
-        version=2,
+        version=3,
     ),
     PassSpec(
         "paddle.prune",

@@ -1,0 +1,55 @@
+"""Silence the chatter frameworks print from native code during a call.
+
+Paddle, PaddleSlim and oneDNN print statistics and deprecation notes; TensorFlow 2.21 prints absl INFO lines (oneDNN,
+missing CUDA drivers) whatever ``TF_CPP_MIN_LOG_LEVEL`` says; LiteRT announces its XNNPACK delegate. That output
+would tear the progress display apart and hide recipecc's own messages. Exceptions still propagate as usual; only
+what is printed during the call is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+
+__all__ = ["quiet_native_stderr", "quiet_stdout"]
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Redirect Python-level and C-level stdout and stderr to /dev/null for the duration."""
+    with _quiet_fds((1, 2)):
+        yield
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Redirect stderr only (fd 2 and ``sys.stderr``); stdout stays, for callers that print results."""
+    with _quiet_fds((2,)):
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_fds(fds: tuple[int, ...]) -> Iterator[None]:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in saved:
+            os.dup2(devnull, fd)
+        with contextlib.ExitStack() as stack:
+            if 1 in fds:
+                stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            if 2 in fds:
+                stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
