@@ -245,3 +245,16 @@ def test_layer_catalog_matches_the_models() -> None:
         text=True,
     )
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == json.loads(catalog.read_text())
+
+
+@pytest.mark.backend
+def test_weight_only_quantization_is_smaller_and_says_what_was_measured(tmp_path: Path, shared_cache: Path) -> None:
+    plan = build_plan(validate_recipe(compose_recipe([*SMOKE, "strategy=quant", "strategy.quant.mode=ptq_dynamic"])))
+    assert any(c.name == "weight-only" and c.status == "warn" for c in plan.checks)
+    outcome = run(shared_cache, tmp_path, "strategy=quant", "strategy.quant.mode=ptq_dynamic")
+    fp32, weights = stage(outcome, "baseline"), stage(outcome, "w-int8")
+    assert weights["precision"] == "int8-weights"
+    assert 2.5 <= fp32["size_bytes"] / weights["size_bytes"] <= 4.5
+    assert weights["metrics"]["top1"] >= fp32["metrics"]["top1"] - 0.01  # no NaN: the dequantized twin runs
+    assert "dequantized twin" in weights["model"]["measurement_note"]
+    assert "dequantized twin" in (outcome.run_dir / "report.md").read_text()

@@ -208,19 +208,29 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
     """int8 with PaddleSlim: static PTQ of the exported model, or QAT of the network."""
     quant = b.recipe.strategy.quant
     assert quant is not None
-    suffix = "int8" if quant.mode == "ptq_static" else quant.mode
+    suffix = {"ptq_static": "int8", "ptq_dynamic": f"w-int{quant.bits}"}.get(quant.mode, quant.mode)
     name = suffix if source.name == "baseline" else f"{source.name}+{suffix}"
-    if quant.mode not in ("ptq_static", "qat"):
+    if quant.mode not in ("ptq_static", "qat", "ptq_dynamic"):
         raise RecipeError(
             f"strategy.quant.mode = '{quant.mode}' is not available on {b.recipe.target.runtime}",
             key="strategy.quant.mode",
             value=quant.mode,
-            valid="ptq_static, qat (PaddleSlim's weight-only ptq_dynamic models are for Paddle Lite: Paddle "
-            "Inference returns NaN on them)",
+            valid=["ptq_static", "qat", "ptq_dynamic"],
         )
+    if quant.mode == "ptq_dynamic":
+        b.check(
+            "weight-only",
+            "warn",
+            "ptq_dynamic on paddle is weight-only quantization for Paddle Lite (Paddle Inference returns NaN on "
+            "its models): the report gives the shipped model's size and the accuracy and latency of its "
+            "dequantized twin (fp32 compute); expect smaller files, not faster inference",
+        )
+        node = b.add("quantize", "paddle.weight_only", {"bits": quant.bits}, {"model": source.node})
+        return Stage(name, node, f"int{quant.bits}-weights")
     if quant.bits != 8:
         raise RecipeError(
-            f"strategy.quant.bits = {quant.bits}: PaddleSlim int8 quantization for Paddle Inference is 8-bit only",
+            f"strategy.quant.bits = {quant.bits}: PaddleSlim int8 quantization for Paddle Inference is 8-bit only "
+            "(weight-only ptq_dynamic takes 8 or 16)",
             key="strategy.quant.bits",
             value=quant.bits,
             valid=["8"],

@@ -42,6 +42,14 @@ SPECS = (
         _TOOLS,
     ),
     PassSpec(
+        "paddle.weight_only",
+        "paddle",
+        "recipecc.passes.paddle.weight_only:run",
+        "paddle-inference",
+        "Weight-only int8/int16 quantization (PaddleSlim quant_post_dynamic) for Paddle Lite, with a dequantized twin",
+        _TOOLS,
+    ),
+    PassSpec(
         "paddle.qat",
         "paddle",
         "recipecc.passes.paddle.qat:run",
