@@ -12,6 +12,7 @@ import zlib  # noqa: F401  - before paddle
 from typing import Any
 
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.paddle.checkpoint import MODEL_FACTS
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
@@ -44,8 +45,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
         raise PassFailure("paddle2onnx wrote no model (see the worker's log)")
     from recipecc.passes.onnx.common import describe
 
-    keep = ("arch", "width", "num_classes", "params", "flops", "flops_reduction", "params_reduction",
-            "selector_matches", "calibration")  # fmt: skip
+    # the network's facts travel on (input_shape excepted: the ONNX model states its own)
+    keep = (*(k for k in MODEL_FACTS if k != "input_shape"), "calibration")
     return {
         **{k: meta[k] for k in keep if k in meta},
         **describe(ctx.out_dir),
