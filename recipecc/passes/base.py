@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PassContext", "PassFailure", "progress", "read_artifact"]
+__all__ = ["PassContext", "PassFailure", "TrainSettings", "progress", "read_artifact"]
 
 
 class PassFailure(Exception):
@@ -35,6 +35,31 @@ class PassContext:
             return self.inputs[name]
         except KeyError:
             raise PassFailure(f"pass '{self.node_id}' needs an input named '{name}'") from None
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a pass trains a network: the same numbers drive every framework's training loop."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    optimizer: str = "momentum"
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainSettings:
+        """Read the settings from a pass's parameters; ``overrides`` fix what the pass decides itself."""
+        values = {name: params[name] for name in cls.__dataclass_fields__ if name in params} | overrides
+        return cls(
+            epochs=int(values["epochs"]),
+            lr=float(values["lr"]),
+            batch_size=int(values["batch_size"]),
+            optimizer=str(values.get("optimizer", "momentum")),
+            weight_decay=float(values.get("weight_decay", 0.0)),
+            seed=int(values.get("seed", 0)),
+        )
 
 
 def read_artifact(folder: Path) -> dict[str, Any]:

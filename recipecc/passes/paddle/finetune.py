@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib  # noqa: F401  - before paddle
 from typing import Any
 
-from recipecc.passes.base import PassContext, read_artifact
+from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import BASE_WEIGHTS, load_model, save_model
 from recipecc.passes.paddle.training import evaluate, train_epochs
@@ -20,17 +20,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     model, _ = load_model(source)
     data = load_split(ctx.input("data"))
     top1_before = evaluate(model, data["x_test"], data["y_test"])
-    history = train_epochs(
-        model,
-        data,
-        epochs=int(p["epochs"]),
-        lr=float(p["lr"]),
-        batch_size=int(p["batch_size"]),
-        optimizer=str(p["optimizer"]),
-        weight_decay=0.0,
-        seed=int(p["seed"]),
-        label="finetune",
-    )
+    history = train_epochs(model, data, TrainSettings.from_params(p, weight_decay=0.0), "finetune")
     base = source / BASE_WEIGHTS
     save_model(model, ctx.out_dir, base_weights=base if base.exists() else None)
     return {**meta, "history": history, "top1_before_finetune": top1_before, "top1_dygraph": history[-1]["top1"]}

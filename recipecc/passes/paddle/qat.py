@@ -13,7 +13,7 @@ from typing import Any
 
 import paddle
 
-from recipecc.passes.base import PassContext, read_artifact
+from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
 from recipecc.passes.paddle.export import INPUT_NAME, MODEL_FILES
@@ -41,17 +41,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
     quanter = QAT(config=config)
     with quiet_stdout():
         quanter.quantize(model)
-    history = train_epochs(
-        model,
-        load_split(ctx.input("data")),
-        epochs=int(p["epochs"]),
-        lr=float(p["lr"]),
-        batch_size=int(p["batch_size"]),
-        optimizer="momentum",
-        weight_decay=0.0,
-        seed=int(p["seed"]),
-        label="qat",
-    )
+    settings = TrainSettings.from_params(p, optimizer="momentum", weight_decay=0.0)
+    history = train_epochs(model, load_split(ctx.input("data")), settings, "qat")
     input_spec = [paddle.static.InputSpec([None, *spec["input_shape"]], "float32", INPUT_NAME)]
     with quiet_stdout():
         quanter.save_quantized_model(model, str(ctx.out_dir / "model"), input_spec=input_spec)

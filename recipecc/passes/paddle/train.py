@@ -7,7 +7,7 @@ from typing import Any
 
 import paddle
 
-from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import save_model
 from recipecc.passes.paddle.models import build_model, describe
@@ -38,17 +38,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         origin = f"weights from {p['checkpoint']}"
     history: list[dict[str, float]] = []
     if int(p["epochs"]) > 0:
-        history = train_epochs(
-            model,
-            data,
-            epochs=int(p["epochs"]),
-            lr=float(p["lr"]),
-            batch_size=int(p["batch_size"]),
-            optimizer=str(p["optimizer"]),
-            weight_decay=float(p["weight_decay"]),
-            seed=int(p["seed"]),
-            label=f"train {p['arch']}",
-        )
+        history = train_epochs(model, data, TrainSettings.from_params(p), f"train {p['arch']}")
     elif not p.get("checkpoint"):
         seen = recalibrate_batch_norm(model, data["x_train"])
         origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"

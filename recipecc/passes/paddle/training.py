@@ -11,7 +11,7 @@ import paddle.nn.functional as F
 from numpy.typing import NDArray
 from paddle import nn
 
-from recipecc.passes.base import progress
+from recipecc.passes.base import TrainSettings, progress
 
 __all__ = ["evaluate", "predictions", "recalibrate_batch_norm", "train_epochs"]
 
@@ -65,18 +65,11 @@ def evaluate(model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], batch_
 
 
 def train_epochs(
-    model: nn.Layer,
-    data: dict[str, NDArray[Any]],
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    optimizer: str,
-    weight_decay: float,
-    seed: int,
-    label: str,
+    model: nn.Layer, data: dict[str, NDArray[Any]], settings: TrainSettings, label: str
 ) -> list[dict[str, float]]:
     """Train on ``x_train``; returns per-epoch loss and held-out accuracy (the history goes into the report)."""
+    epochs, lr, batch_size, seed = settings.epochs, settings.lr, settings.batch_size, settings.seed
+    optimizer, weight_decay = settings.optimizer, settings.weight_decay
     paddle.seed(seed)
     rng = np.random.RandomState(seed)
     x, y = data["x_train"], data["y_train"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.passes.base import PassFailure, progress
+from recipecc.passes.base import PassFailure, TrainSettings, progress
 from recipecc.passes.quiet import quiet_native_stderr
 
 __all__ = [
@@ -114,13 +114,7 @@ def _optimizer(keras: Any, name: str, lr: Any, weight_decay: float) -> Any:
 def train_keras(
     model: Any,
     data: dict[str, NDArray[Any]],
-    *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    optimizer: str,
-    weight_decay: float,
-    seed: int,
+    settings: TrainSettings,
     label: str,
     callbacks: list[Any] | None = None,
 ) -> list[dict[str, float]]:
@@ -128,6 +122,8 @@ def train_keras(
 
     The model outputs logits. ``callbacks`` carry tfmot's ``UpdatePruningStep`` when pruning.
     """
+    epochs, lr, batch_size, seed = settings.epochs, settings.lr, settings.batch_size, settings.seed
+    optimizer, weight_decay = settings.optimizer, settings.weight_decay
     tf, keras = tf_modules()
     keras.utils.set_random_seed(seed)
     x, y = data["x_train"], data["y_train"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, load_keras, save_keras, tf_modules, train_keras
 
@@ -131,18 +131,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
         wrapped = keras.models.clone_model(model, clone_function=wrap)
     except Exception as exc:
         raise PassFailure(f"tfmot could not wrap the selected layers ({type(exc).__name__}: {exc})") from exc
-    history = train_keras(
-        wrapped,
-        data,
-        epochs=epochs,
-        lr=float(p["lr"]),
-        batch_size=batch_size,
-        optimizer=str(p["optimizer"]),
-        weight_decay=0.0,
-        seed=int(p["seed"]),
-        label="prune + finetune",
-        callbacks=[sparsity_api.UpdatePruningStep()],
-    )
+    settings = TrainSettings.from_params(p, epochs=epochs, batch_size=batch_size, weight_decay=0.0)
+    history = train_keras(wrapped, data, settings, "prune + finetune", [sparsity_api.UpdatePruningStep()])
     stripped = sparsity_api.strip_pruning(wrapped)
     sparsity = kernel_sparsity(stripped, selected)
     sparsity |= {

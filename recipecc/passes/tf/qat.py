@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, load_keras, train_keras
 from recipecc.passes.tf.convert import check_input_shape, to_tflite, write_tflite
@@ -40,17 +40,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
             annotated = tfmot.quantization.keras.quantize_model(model)
     except Exception as exc:
         raise PassFailure(f"tfmot quantize_model cannot handle this model ({type(exc).__name__}: {exc})") from exc
-    history = train_keras(
-        annotated,
-        data,
-        epochs=int(p["epochs"]),
-        lr=float(p["lr"]),
-        batch_size=int(p["batch_size"]),
-        optimizer="adam",
-        weight_decay=0.0,
-        seed=int(p["seed"]),
-        label="quantization-aware training",
-    )
+    settings = TrainSettings.from_params(p, optimizer="adam", weight_decay=0.0)
+    history = train_keras(annotated, data, settings, "quantization-aware training")
     flatbuffer, facts = to_tflite(annotated, "qat", io_type=str(p["io_type"]))
     carried: dict[str, Any] = {k: meta[k] for k in ("selector_matches", "input_shape") if k in meta}
     if pruned:  # measured again after training, on the wrapped layers' float kernels
