@@ -7,8 +7,7 @@ so this registry (and ``recipecc list``/``plan``) never pays for importing paddl
 
 from __future__ import annotations
 
-import importlib
-
+from recipecc.plan.optional import present_modules
 from recipecc.plan.spec import PassSpec
 
 __all__ = ["BACKEND_EXTRAS", "BACKEND_MODULES", "PASSES", "PassSpec"]
@@ -30,13 +29,7 @@ BACKEND_MODULES: dict[str, tuple[str, ...]] = {
 
 def _load() -> dict[str, PassSpec]:
     specs: dict[str, PassSpec] = {}
-    for name in _SPEC_MODULES:
-        try:
-            module = importlib.import_module(f"recipecc.plan.specs.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"recipecc.plan.specs.{name}":
-                raise
-            continue
+    for module in present_modules("recipecc.plan.specs", _SPEC_MODULES).values():
         for spec in module.SPECS:
             if spec.name in specs:
                 raise ValueError(f"pass '{spec.name}' is registered twice")

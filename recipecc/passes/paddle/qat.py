@@ -16,7 +16,7 @@ import paddle
 from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
-from recipecc.passes.paddle.export import INPUT_NAME, MODEL_FILES
+from recipecc.passes.paddle.export import INPUT_NAME, inference_model_files
 from recipecc.passes.paddle.training import train_epochs
 from recipecc.passes.quiet import quiet_stdout
 
@@ -48,11 +48,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         quanter.save_quantized_model(model, str(ctx.out_dir / "model"), input_spec=input_spec)
     return {
         **{k: meta[k] for k in MODEL_FACTS if k in meta},
-        "format": "paddle-inference",
-        "precision": "int8",
-        "model_files": list(MODEL_FILES),
-        "input_name": INPUT_NAME,
-        "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in MODEL_FILES),
+        **inference_model_files(ctx.out_dir, "int8"),
         "history": history,
         "top1_dygraph": history[-1]["top1"],
         "quantization": {"method": "QAT (PaddleSlim)", "epochs": int(p["epochs"]), **config},

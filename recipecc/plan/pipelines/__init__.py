@@ -6,10 +6,10 @@ exist yet is not offered (the planner says so).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from recipecc.plan.builder import PlanBuilder
+from recipecc.plan.optional import present_modules
 from recipecc.recipe.catalog import Runtime
 
 __all__ = ["PIPELINES", "Pipeline"]
@@ -17,17 +17,6 @@ __all__ = ["PIPELINES", "Pipeline"]
 Pipeline = Callable[[PlanBuilder, Runtime], None]
 
 
-def _load() -> dict[str, Pipeline]:
-    found: dict[str, Pipeline] = {}
-    for backend in ("paddle", "onnx", "tf"):
-        try:
-            module = importlib.import_module(f"recipecc.plan.pipelines.{backend}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"recipecc.plan.pipelines.{backend}":
-                raise
-            continue
-        found[backend] = module.build
-    return found
-
-
-PIPELINES: dict[str, Pipeline] = _load()
+PIPELINES: dict[str, Pipeline] = {
+    backend: module.build for backend, module in present_modules(__name__, ("paddle", "onnx", "tf")).items()
+}
