@@ -183,21 +183,22 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, speed
+    from recipecc.report.formatting import human_size, quality, quality_delta, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
     table = Table(title=f"{results['recipe']} on {results['target']}", title_justify="left", header_style="bold")
     metric = results.get("quality_metric", "top1")
-    quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
-    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
+    label = results.get("quality_label", metric)
+    as_percent = bool(results.get("quality_percent", True))
+    for column in ("stage", label, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric, 0.0))
-            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            quality(stage["metrics"].get(metric, 0.0), as_percent)
+            + ("" if index == 0 else f" ({quality_delta(vs['quality_delta'], as_percent)})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
         ]
         for t in threads:

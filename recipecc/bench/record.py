@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from recipecc.bench.quality import OUTPUTS_FILE, quality_metrics
+from recipecc.bench.evaluation import Evaluation
 from recipecc.bench.timing import host_description, measure_latency
 from recipecc.passes.base import PassContext, progress
 
@@ -57,25 +53,19 @@ def benchmark_record(
     *,
     params: Mapping[str, Any],
     model_meta: Mapping[str, Any],
-    outputs: NDArray[Any],
-    labels: NDArray[Any] | None,
-    reference_dir: Path | None,
+    evaluation: Evaluation,
     latency: list[dict[str, Any]],
-    out_dir: Path,
 ) -> dict[str, Any]:
-    """Save this stage's outputs (for later stages to compare with) and assemble its record."""
-    np.save(out_dir / OUTPUTS_FILE, outputs)
-    reference = np.load(reference_dir / OUTPUTS_FILE) if reference_dir is not None else None
-    if not params.get("labels", True):  # the planner knows the labels cannot score this model (e.g. untrained)
-        labels = None
-    metrics = quality_metrics(outputs, labels, reference, list(params.get("metrics", [])))
+    """A stage's record: its task's metrics (and which is the headline), size, latency and model facts."""
     return {
         "format": "benchmark",
         "stage": params["stage"],
         "model_format": model_meta["format"],
         "precision": params["precision"],
         "size_bytes": int(model_meta["size_bytes"]),
-        "metrics": metrics,
+        "metrics": evaluation["metrics"],
+        "headline_metric": evaluation["headline"],
+        "evaluation": evaluation["details"],
         "latency": latency,
         "model": {k: model_meta[k] for k in MODEL_INFO_KEYS if k in model_meta},
         "host": host_description(),
@@ -86,8 +76,7 @@ def measure_stage(
     ctx: PassContext,
     *,
     model_meta: Mapping[str, Any],
-    labels: NDArray[Any] | None,
-    outputs: NDArray[Any],
+    evaluation: Evaluation,
     make_call: Callable[[int], Callable[[], object]],
     describe: Mapping[str, Any],
 ) -> dict[str, Any]:
@@ -103,12 +92,4 @@ def measure_stage(
             describe=describe,
             on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
         )
-    return benchmark_record(
-        params=p,
-        model_meta=model_meta,
-        outputs=outputs,
-        labels=labels,
-        reference_dir=ctx.inputs.get("reference"),
-        latency=latency,
-        out_dir=ctx.out_dir,
-    )
+    return benchmark_record(params=p, model_meta=model_meta, evaluation=evaluation, latency=latency)

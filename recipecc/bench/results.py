@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from recipecc.plan.graph import Plan
+from recipecc.tasks import TASKS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
 
@@ -34,11 +35,24 @@ def _versions() -> dict[str, str]:
 
 
 def quality_metric(stages: list[dict[str, Any]]) -> str:
-    """The headline quality number: top-1 when every stage has labels to score, else agreement with the baseline."""
+    """The headline quality number: the task's (top-1, mIoU, mAP) when labels score every stage, else the task's
+    agreement with the baseline (the first compressed stage's headline: the baseline agrees with itself)."""
+    headlines = [stage.get("headline_metric") for stage in stages if stage.get("headline_metric")]
+    for name in [*headlines[1:], *headlines[:1]]:
+        if all(name in stage["metrics"] for stage in stages):
+            return str(name)
     for name in ("top1", "top1_agreement", "iou", "cosine"):
         if stages and all(name in stage["metrics"] for stage in stages):
             return name
     return "top1"
+
+
+def quality_label(task_name: str, metric: str) -> str:
+    """The report's column title for the headline metric: the task's label, or the metric "vs baseline"."""
+    task = TASKS.get(task_name)
+    if task is not None and metric == task.headline:
+        return task.headline_label
+    return f"{metric} (vs baseline)"
 
 
 def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top1") -> dict[str, Any]:
@@ -81,6 +95,8 @@ def assemble_results(
                 "precision": out["precision"],
                 "size_bytes": int(out["size_bytes"]),
                 "metrics": dict(out["metrics"]),
+                "headline_metric": out.get("headline_metric"),
+                "evaluation": dict(out.get("evaluation", {})),
                 "latency": list(out["latency"]),
                 "model": dict(out.get("model", {})),
                 "cache_key": node.key,
@@ -88,6 +104,7 @@ def assemble_results(
         )
     baseline = stages[0] if stages else None
     metric = quality_metric(stages)
+    task = next((s["evaluation"].get("task") for s in stages if s["evaluation"].get("task")), "classification")
     for stage in stages:
         stage["vs_baseline"] = _compare(stage, baseline, metric) if baseline else {}
     host = next((outputs[n.id].get("host") for n in plan.bench_nodes if n.id in outputs), None)
@@ -97,7 +114,10 @@ def assemble_results(
         "recipe": plan.recipe_name,
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
+        "task": task,
         "quality_metric": metric,
+        "quality_label": quality_label(str(task), metric),
+        "quality_percent": TASKS[task].percent if task in TASKS else True,
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),
@@ -109,7 +129,8 @@ def assemble_results(
             "measurement": {
                 "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
                 "batch size 1, after untimed warmup calls; median and p90 of the timed calls",
-                "accuracy": "top-1 on the held-out split, computed with the same runtime that is timed",
+                "accuracy": "the task's metric on the held-out split (or agreement with the baseline's outputs on "
+                "the same inputs when there are no labels), computed with the same runtime that is timed",
                 "together": "every stage of a run is measured in that run, one after the other, so that they are "
                 "compared under the same conditions (a fully cached run reuses all its measurements)",
                 "size": "bytes on disk of the deployable model files (reports: 1 MB = 10^6 bytes)",

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
+from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS, segmentation_params
 from recipecc.plan.graph import Check, PlanNode
 from recipecc.plan.registry import PASSES
+from recipecc.recipe.catalog import ARCHITECTURES
+from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
+from recipecc.tasks import TASKS
 
 __all__ = ["PlanBuilder", "Stage"]
 
@@ -64,6 +68,8 @@ class PlanBuilder:
         ``channels`` (digits only): 3 replicates the grey scans for models that take colour images.
         """
         data = self.recipe.dataset
+        if data.name in SEGMENTATION_DATASETS:
+            return self.add("data", "data.segmentation", segmentation_params(self, layout))
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
         if data.name == "digits":
             params |= {"image_size": data.image_size, "test_fraction": data.test_fraction}
@@ -93,6 +99,43 @@ class PlanBuilder:
             )
         return self.add("data", f"data.{data.name}", params)
 
+    @property
+    def task(self) -> str:
+        """The recipe's task (``recipecc/tasks``): ``model.task``, else the architecture's, else for a file
+        ``classification`` on the digits and ``auto`` (decided by the data's labels at run time) elsewhere."""
+        model = self.recipe.model
+        if model.task is not None:
+            return model.task
+        if model.arch != "file":
+            return ARCHITECTURES[model.arch].task
+        return "classification" if self.recipe.dataset.name == "digits" else "auto"
+
+    def task_params(self) -> dict[str, Any]:
+        """What evaluation passes need to know about the task (every bench node, sensitivity, training)."""
+        model, data = self.recipe.model, self.recipe.dataset
+        params: dict[str, Any] = {"task": self.task}
+        if self.task == "segmentation":
+            params |= {"num_classes": model.num_classes, "ignore_index": data.ignore_index}
+        if model.threshold is not None:
+            params["threshold"] = model.threshold
+        return params
+
+    def check_task_data(self) -> None:
+        """The dataset must label what the task predicts (mIoU needs label maps, not class labels)."""
+        task = TASKS.get(self.task)
+        data = self.recipe.dataset.name
+        if task is None or not task.datasets or data in task.datasets:
+            return
+        labelled_by = next((t.name for t in TASKS.values() if data in t.datasets), None)
+        if labelled_by is not None and labelled_by != task.name:
+            raise RecipeError(
+                f"dataset '{data}' labels {labelled_by}, but the model is a {task.name} model "
+                f"({self.recipe.model.arch})",
+                key="dataset",
+                value=data,
+                valid=f"a {task.name} dataset: {', '.join(task.datasets)}",
+            )
+
     def labels_score_model(self) -> bool:
         """Whether the dataset's labels can score the model: not for an untrained network, nor for a head whose
         classes are not the dataset's (an ImageNet head on digits); fidelity against the baseline is used then."""
@@ -114,6 +157,7 @@ class PlanBuilder:
             "batch_size": bench.batch_size,
             "metrics": list(bench.metrics),
             "labels": self.labels_score_model(),
+            **self.task_params(),
             **extra,
         }
         inputs = {"model": stage.node, "data": data}

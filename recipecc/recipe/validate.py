@@ -36,6 +36,7 @@ from recipecc.recipe.catalog import (
 )
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
+from recipecc.tasks import TASKS
 
 __all__ = ["validate_recipe"]
 
@@ -133,6 +134,11 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _choice("model.format", model.format, list(MODEL_FORMATS))
     _existing_path("model.path", model.path, required=model.arch == "file")
     _validate_shape("model.input_shape", model.input_shape)
+    if model.task is not None:
+        _choice("model.task", model.task, list(TASKS))
+    if model.input_size is not None:
+        _at_least("model.input_size", model.input_size, 16)
+    _choice("model.output_stride", model.output_stride, [8, 16, 32])
     _at_least("model.train.epochs", model.train.epochs, 0)
     _positive("model.train.lr", model.train.lr)
     _at_least("model.train.batch_size", model.train.batch_size, 1)
@@ -155,7 +161,14 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     _at_least("dataset.calibration_images", data.calibration_images, 1)
     _at_least("dataset.eval_images", data.eval_images, 1)
     if data.max_images is not None:
-        _at_least("dataset.max_images", data.max_images, 50)  # a stratified hold-out of all 10 digits
+        _at_least("dataset.max_images", data.max_images, 50 if data.name == "digits" else 1)  # digits: all 10 kept
+    if not 0 <= data.ignore_index <= 255:
+        raise RecipeError(
+            f"dataset.ignore_index = {data.ignore_index} cannot be a label-map value",
+            key="dataset.ignore_index",
+            value=data.ignore_index,
+            valid="0..255 (255 in VOC and Cityscapes)",
+        )
 
     strategy = recipe.strategy
     if strategy.prune is not None:
@@ -184,7 +197,9 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
             )
         for index, candidate in enumerate(strategy.search.candidates):
             _validate_quant(f"strategy.search.candidates[{index}]", candidate)
-        _choice("strategy.search.metric", strategy.search.metric, ["top1", *FIDELITY_METRICS])
+        task_metrics = [m for t in TASKS.values() for m in (*t.metrics, t.fidelity_headline) if m != "auto"]
+        metrics = [*dict.fromkeys(["top1", *FIDELITY_METRICS, *task_metrics])]
+        _choice("strategy.search.metric", strategy.search.metric, metrics)
         _at_least("strategy.search.max_drop", strategy.search.max_drop, 0)
 
     target = recipe.target

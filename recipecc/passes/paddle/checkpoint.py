@@ -25,9 +25,11 @@ MODEL_FACTS = (
     "width",
     "num_classes",
     "input_shape",
+    "output_stride",
     "params",
     "flops",
     "top1_dygraph",
+    "score_dygraph",
     "pruning",
     "flops_before",
     "params_before",
@@ -43,7 +45,7 @@ BASE_WEIGHTS = "base.pdparams"
 
 def model_spec(meta: dict[str, Any]) -> dict[str, Any]:
     """The part of an artifact's metadata that says how to rebuild its network."""
-    return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning") if k in meta}
+    return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning", "output_stride") if k in meta}
 
 
 def make_pruner(model: nn.Layer, input_shape: list[int], criterion: str) -> Any:
@@ -84,7 +86,9 @@ def _drop_restore_backups(model: nn.Layer) -> None:
 def load_model(folder: Path) -> tuple[nn.Layer, dict[str, Any]]:
     """The network stored in a dygraph artifact folder, in eval mode, with its spec."""
     spec = model_spec(read_artifact(folder))
-    model = build_model(spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"])
+    model = build_model(
+        spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"], int(spec.get("output_stride", 16))
+    )
     pruning = spec.get("pruning")
     if pruning:
         model.set_state_dict(paddle.load(str(folder / BASE_WEIGHTS)))

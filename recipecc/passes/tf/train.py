@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipecc.passes.base import PassContext, TrainSettings, read_artifact
+from recipecc.passes.base import PassContext, TrainSettings, read_artifact, task_of
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, save_keras, train_keras
 from recipecc.passes.tf.models import build_model
@@ -18,7 +18,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     input_shape = list(read_artifact(data_dir)["input_shape"])
     data = load_split(data_dir)
     model = build_model(str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]))
-    history = train_keras(model, data, TrainSettings.from_params(p), f"train {p['arch']}")
+    history = train_keras(model, data, TrainSettings.from_params(p), f"train {p['arch']}", task=task_of(p))
     path = save_keras(model, ctx.out_dir)
     return {
         "format": "keras",
