@@ -84,7 +84,11 @@ def _voc(root: Path, split: str) -> list[SegmentationSample]:
             continue
         stem = line.split()[0]
         image = next(
-            (root / "JPEGImages" / f"{stem}{s}" for s in _IMAGE_SUFFIXES if (root / "JPEGImages" / f"{stem}{s}").is_file()),
+            (
+                root / "JPEGImages" / f"{stem}{s}"
+                for s in _IMAGE_SUFFIXES
+                if (root / "JPEGImages" / f"{stem}{s}").is_file()
+            ),
             root / "JPEGImages" / f"{stem}.jpg",
         )
         samples.append(SegmentationSample(image, root / "SegmentationClass" / f"{stem}.png"))
@@ -161,7 +165,9 @@ def _mask_image(path: Path) -> Any:
         image = Image.open(path)
         image.load()
     except (UnidentifiedImageError, OSError) as exc:
-        raise DatasetFormatError(path, f"cannot read the label map ({exc})", expected="a PNG of class indices") from None
+        raise DatasetFormatError(
+            path, f"cannot read the label map ({exc})", expected="a PNG of class indices"
+        ) from None
     if image.mode not in ("L", "P"):
         raise DatasetFormatError(
             path,

@@ -39,7 +39,7 @@ class ArrayWriter:
 
     def __init__(self, folder: Path, name: str, shape: tuple[int, ...], dtype: Any) -> None:
         self.path = folder / f"{name}.npy"
-        self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=dtype, shape=shape)
+        self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=dtype, shape=shape)  # type: ignore[no-untyped-call]
 
     def __setitem__(self, index: int, value: NDArray[Any]) -> None:
         self.array[index] = value

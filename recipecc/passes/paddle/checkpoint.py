@@ -45,7 +45,9 @@ BASE_WEIGHTS = "base.pdparams"
 
 def model_spec(meta: dict[str, Any]) -> dict[str, Any]:
     """The part of an artifact's metadata that says how to rebuild its network."""
-    return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning", "output_stride") if k in meta}
+    return {
+        k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning", "output_stride") if k in meta
+    }
 
 
 def make_pruner(model: nn.Layer, input_shape: list[int], criterion: str) -> Any:

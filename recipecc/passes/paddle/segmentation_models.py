@@ -28,7 +28,15 @@ from paddle import nn
 __all__ = ["DeepLabV3MobileNetV2", "FastSCNN", "build_segmentation_model"]
 
 #: MobileNetV2's inverted-residual stages: expansion t, output channels c, repeats n, stride s
-_MNV2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_MNV2_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def _divisible(value: float, divisor: int = 8) -> int:
@@ -39,7 +47,14 @@ def _divisible(value: float, divisor: int = 8) -> int:
 
 class ConvBN(nn.Sequential):  # type: ignore[misc]
     def __init__(
-        self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1, act: bool = True
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        dilation: int = 1,
+        act: bool = True,
     ) -> None:
         padding = (kernel - 1) // 2 * dilation
         layers: list[Any] = [
@@ -57,7 +72,7 @@ class InvertedResidual(nn.Layer):  # type: ignore[misc]
 
     def __init__(self, cin: int, cout: int, stride: int, expansion: int, dilation: int = 1) -> None:
         super().__init__()
-        hidden = int(round(cin * expansion))
+        hidden = round(cin * expansion)
         self.residual = stride == 1 and cin == cout
         self.expand = ConvBN(cin, hidden, 1) if expansion != 1 else None
         self.depthwise = ConvBN(hidden, hidden, 3, stride, groups=hidden, dilation=dilation)
@@ -119,7 +134,9 @@ class PyramidPooling(nn.Layer):  # type: ignore[misc]
         self.bins = bins
         self.stages = nn.LayerList(
             [
-                nn.Sequential(nn.Conv2D(channels, channels // 4, 1, bias_attr=False), nn.BatchNorm2D(channels // 4), nn.ReLU())
+                nn.Sequential(
+                    nn.Conv2D(channels, channels // 4, 1, bias_attr=False), nn.BatchNorm2D(channels // 4), nn.ReLU()
+                )
                 for _ in bins
             ]
         )
@@ -143,7 +160,7 @@ class FastSCNN(nn.Layer):  # type: ignore[misc]
         super().__init__()
 
         def ch(value: int) -> int:
-            return max(8, int(round(value * width)))
+            return max(8, round(value * width))
 
         self.downsample = nn.Sequential(
             ConvBN(3, ch(32), 3, 2), SeparableConv(ch(32), ch(48), 2), SeparableConv(ch(48), ch(64), 2)
@@ -151,7 +168,9 @@ class FastSCNN(nn.Layer):  # type: ignore[misc]
         blocks: list[nn.Layer] = []
         cin = ch(64)
         for stage, (cout, stride) in enumerate(((ch(64), 2), (ch(96), 2), (ch(128), 1)), 1):
-            seq = nn.Sequential(*[InvertedResidual(cin if i == 0 else cout, cout, stride if i == 0 else 1, 6) for i in range(3)])
+            seq = nn.Sequential(
+                *[InvertedResidual(cin if i == 0 else cout, cout, stride if i == 0 else 1, 6) for i in range(3)]
+            )
             blocks.append(seq)
             self.add_sublayer(f"block{stage}", seq)
             cin = cout
@@ -161,7 +180,10 @@ class FastSCNN(nn.Layer):  # type: ignore[misc]
         self.fusion_low = nn.Sequential(nn.Conv2D(ch(128), ch(128), 1), nn.BatchNorm2D(ch(128)))
         self.fusion_high = nn.Sequential(nn.Conv2D(ch(64), ch(128), 1), nn.BatchNorm2D(ch(128)))
         self.classifier = nn.Sequential(
-            SeparableConv(ch(128), ch(128)), SeparableConv(ch(128), ch(128)), nn.Dropout(0.1), nn.Conv2D(ch(128), num_classes, 1)
+            SeparableConv(ch(128), ch(128)),
+            SeparableConv(ch(128), ch(128)),
+            nn.Dropout(0.1),
+            nn.Conv2D(ch(128), num_classes, 1),
         )
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
