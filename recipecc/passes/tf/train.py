@@ -17,7 +17,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
     data_dir = ctx.input("data")
     input_shape = list(read_artifact(data_dir)["input_shape"])
     data = load_split(data_dir)
-    model = build_model(str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]))
+    model = build_model(
+        str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]), int(p.get("output_stride", 16))
+    )
     history = train_keras(model, data, TrainSettings.from_params(p), f"train {p['arch']}", task=task_of(p))
     path = save_keras(model, ctx.out_dir)
     return {

@@ -70,6 +70,8 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
             **asdict(model.train),
             **b.task_params(),
         }
+        if model.arch == "deeplabv3_mnv2":
+            params["output_stride"] = model.output_stride
         return b.add("train", "tf.train", params, {"data": data}), "keras"
     assert model.path is not None  # validation requires it for arch=file
     fmt = model.format or detect_format(model.path)
