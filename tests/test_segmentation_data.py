@@ -118,7 +118,7 @@ def test_the_data_pass_writes_memory_mapped_arrays_with_exact_labels(shapes: Pat
     assert isinstance(data["x_train"], np.memmap) and data["x_train"].shape == (6, 3, 48, 48)
     assert data["y_test"].shape == (3, 48, 48) and data["y_test"].dtype == np.uint8
     assert set(np.unique(data["y_train"])) <= {0, 1, 2, 3, 4, 255}  # nearest resize: no invented classes
-    assert -1.0 <= float(data["x_test"].min()) and float(data["x_test"].max()) <= 1.0
+    assert float(data["x_test"].min()) >= -1.0 and float(data["x_test"].max()) <= 1.0
     assert meta["label_kind"] == "mask" and meta["input_shape"] == [3, 48, 48] and meta["test_size"] == 3
 
 

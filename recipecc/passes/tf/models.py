@@ -40,9 +40,7 @@ def digits_cnn(input_shape: Sequence[int], num_classes: int, width: float) -> An
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
-def build_model(
-    arch: str, input_shape: Sequence[int], num_classes: int, width: float, output_stride: int = 16
-) -> Any:
+def build_model(arch: str, input_shape: Sequence[int], num_classes: int, width: float, output_stride: int = 16) -> Any:
     """A freshly initialised Keras model; ``input_shape`` is (H, W, C) as the NHWC data has it.
 
     Batch-norm moving averages use momentum 0.9 (paddle's default) instead of Keras' 0.99/0.999: the short
