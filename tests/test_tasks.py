@@ -100,3 +100,21 @@ def test_a_text_detection_map_gets_iou_not_a_flattened_argmax(tmp_path: Path) ->
     second = _run_evaluation(tmp_path, "int8", "auto", [noisy, rng.rand(3, 7)], tmp_path / "baseline")
     assert second["headline"] == "iou" and 0.8 < second["metrics"]["iou"] < 1.0
     assert second["details"]["headline_output"] == "out0" and set(second["details"]["outputs"]) == {"out0", "out1"}
+
+
+def test_a_segmentation_model_on_class_labels_is_a_plan_time_error() -> None:
+    from recipecc.cli import main
+
+    assert main(["plan", "recipe=deeplabv3_mnv2_quant", "dataset=digits"]) == 2
+
+
+def test_the_plan_carries_the_task_to_every_scoring_node() -> None:
+    from recipecc.plan import build_plan
+    from recipecc.recipe import compose_recipe, validate_recipe
+
+    plan = build_plan(validate_recipe(compose_recipe(["recipe=fastscnn_prune48"])))
+    for node in plan.nodes:
+        if node.pass_name.split(".")[1] in ("train", "sensitivity", "finetune", "bench"):
+            assert node.params["task"] == "segmentation" and node.params["num_classes"] == 5, node.id
+    assert plan.node("data").pass_name == "data.segmentation"
+    assert any(c.name == "task" and "mIoU" in c.detail for c in plan.checks)

@@ -81,6 +81,8 @@ def evaluate(
     module = task_module(task)
     threshold = float(params.get("threshold") or DEFAULT_THRESHOLD)
     labelled = bool(params.get("labels", True)) and bool(data_meta.get("labelled", True)) and task != "generic"
+    if data_meta.get("label_kind", "class") != task_named(task).label_kind:  # e.g. class labels, mask model
+        labelled = False
     if labelled and task == "classification":
         labels = data.get("y_test")
         labelled = labels is not None and len(labels) > 0 and int(np.min(labels)) >= 0

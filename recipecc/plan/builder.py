@@ -71,15 +71,17 @@ class PlanBuilder:
         if data.name in SEGMENTATION_DATASETS:
             return self.add("data", "data.segmentation", segmentation_params(self, layout))
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
+        model = self.recipe.model
         if data.name == "digits":
-            params |= {"image_size": data.image_size, "test_fraction": data.test_fraction}
+            image_size = model.input_size or data.image_size
+            params |= {"image_size": image_size, "test_fraction": data.test_fraction}
             if channels != 1:
                 params["channels"] = channels
             if data.max_images is not None:
                 params["max_images"] = data.max_images
         else:
             params |= {
-                "size": data.size,
+                "size": [model.input_size, model.input_size] if model.input_size else data.size,
                 "mean": data.mean,
                 "std": data.std,
                 "scale": data.scale,
@@ -127,6 +129,9 @@ class PlanBuilder:
         if task is None or not task.datasets or data in task.datasets:
             return
         labelled_by = next((t.name for t in TASKS.values() if data in t.datasets), None)
+        if data == "image_folder":  # unlabelled folders serve every task (fidelity against the baseline)
+            self.check("labels", "ok", f"image folder: a {task.name} model is compared with its baseline's outputs")
+            return
         if labelled_by is not None and labelled_by != task.name:
             raise RecipeError(
                 f"dataset '{data}' labels {labelled_by}, but the model is a {task.name} model "
