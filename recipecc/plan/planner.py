@@ -15,6 +15,7 @@ from recipecc.paths import cache_root, targets_dir
 from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.cache import canonical_json, tool_versions
 from recipecc.plan.graph import Plan
+from recipecc.plan.neutral import resolve_neutral
 from recipecc.plan.pipelines import PIPELINES
 from recipecc.plan.registry import BACKEND_EXTRAS
 from recipecc.recipe.catalog import RUNTIMES, Runtime
@@ -108,6 +109,7 @@ def build_plan(recipe: RecipeConfig) -> Plan:
     runtime = RUNTIMES[recipe.target.runtime]
     builder = PlanBuilder(recipe)
     _common_checks(builder, runtime)
+    resolve_neutral(builder, runtime)
     PIPELINES[runtime.backend](builder, runtime)
     return Plan(
         recipe_name=recipe.name,
