@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recipecc.recipe.errors import EXIT_BAD_INPUT, RecipeError
@@ -224,8 +225,9 @@ def cmd_run(args: list[str]) -> int:
     from recipecc.plan import build_plan
 
     multirun = any(arg in ("-m", "--multirun") for arg in hydra_args)
+    search_path = [arg for arg in hydra_args if arg.lstrip("+").startswith("hydra.searchpath=")]
     for job in _expand_sweeps(overrides) if multirun else [overrides]:
-        build_plan(_load(job))
+        build_plan(_load([*search_path, *job]))
 
     import hydra
     from hydra.core.hydra_config import HydraConfig
@@ -245,10 +247,10 @@ def cmd_run(args: list[str]) -> int:
             recipe = validate_recipe(cfg)
             outcome = run_recipe(recipe, Path(HydraConfig.get().runtime.output_dir), _console)
         except RecipeError as exc:
-            _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
         except PassError as exc:
-            _console.print(f"[bold red]error:[/] {exc}")
+            _console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             if os.environ.get("RECIPECC_VERBOSE") and exc.detail:
                 _console.print(exc.detail, markup=False)
             else:
@@ -280,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return VERBS[ns.verb](list(ns.args))
     except RecipeError as exc:
-        _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 
 
