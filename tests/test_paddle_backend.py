@@ -224,7 +224,7 @@ def test_a_plain_override_of_per_layer_explains_the_plus() -> None:
 @pytest.mark.backend
 def test_layer_catalog_matches_the_models() -> None:
     """The layer names the planner checks selectors against are the real models' (regenerate on drift)."""
-    catalog = Path(__file__).resolve().parents[1] / "recipecc" / "plan" / "paddle_layers.json"
+    catalog = Path(__file__).resolve().parents[1] / "recipecc" / "common" / "paddle_layers.json"
     proc = subprocess.run(
         [
             sys.executable,

@@ -18,7 +18,7 @@ from recipecc.cli import main
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.recipe.validate import BOUNDS, numeric_fields
-from recipecc.recipe.weights import UnsafeWeights, load_weights
+from recipecc.common.weights import UnsafeWeights, load_weights
 
 
 class _Evil:

@@ -4,7 +4,8 @@ The shape is stable (users script against it)::
 
     {"recipe", "target", "recipe_hash",
      "stages": [{"name", "format", "precision", "size_bytes", "metrics": {"top1", ...},
-                 "latency": [{"threads", "median_ms", "p90_ms", "source", ...}], "vs_baseline": {...}, "model": {...}}],
+                 "latency": [{"threads", "median_ms", "p90_ms", "source", ...}], "vs_baseline": {...}, "model": {...},
+                 "files": {"model": "models/<stage>/<file or folder>", "all": [...]}}],
      "provenance": {...}}
 """
 
@@ -67,8 +68,12 @@ def assemble_results(
     outputs: Mapping[str, Mapping[str, Any]],
     resolved_recipe: Mapping[str, Any],
     pass_log: list[dict[str, Any]],
+    files: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The results document of one run, from the benchmark nodes' outputs."""
+    """The results document of one run, from the benchmark nodes' outputs.
+
+    ``files`` maps a stage to its deployable files in the run folder (``recipecc.deliver``): ``files.model``.
+    """
     stages: list[dict[str, Any]] = []
     for node in plan.bench_nodes:
         if node.id not in outputs:  # an optional stage that failed: listed under "failed"
@@ -83,6 +88,7 @@ def assemble_results(
                 "metrics": dict(out["metrics"]),
                 "latency": list(out["latency"]),
                 "model": dict(out.get("model", {})),
+                "files": dict((files or {}).get(str(node.stage), {})),
                 "cache_key": node.key,
             }
         )

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from recipecc.recipe.errors import RecipeError
-from recipecc.recipe.weights import UnsafeWeights, load_weights
+from recipecc.common.weights import UnsafeWeights, load_weights
 
 __all__ = ["IMAGE_SUFFIXES", "check_dataset_root", "check_model_path", "model_files", "paddle_params_file"]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from recipecc.common.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
-from recipecc.plan.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
 
