@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from recipecc.cli import main
+from recipecc.common.weights import UnsafeWeights, load_weights
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.recipe.validate import BOUNDS, numeric_fields
-from recipecc.common.weights import UnsafeWeights, load_weights
 
 
 class _Evil:

@@ -15,8 +15,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from recipecc.recipe.errors import RecipeError
 from recipecc.common.weights import UnsafeWeights, load_weights
+from recipecc.recipe.errors import RecipeError
 
 __all__ = ["IMAGE_SUFFIXES", "check_dataset_root", "check_model_path", "model_files", "paddle_params_file"]
 

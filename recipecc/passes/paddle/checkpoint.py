@@ -14,9 +14,9 @@ from typing import Any
 import paddle
 from paddle import nn
 
+from recipecc.common.weights import UnsafeWeights, load_weights
 from recipecc.passes.base import PassFailure, read_artifact
 from recipecc.passes.paddle.models import build_model
-from recipecc.common.weights import UnsafeWeights, load_weights
 
 __all__ = ["MODEL_FACTS", "apply_pruning", "load_model", "load_state", "make_pruner", "model_spec", "save_model"]
 
