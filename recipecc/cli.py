@@ -184,11 +184,15 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, speed
+    from recipecc.report.formatting import human_size, percent, signed_points, size_change, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
-    table = Table(title=f"{results['recipe']} on {results['target']}", title_justify="left", header_style="bold")
+    table = Table(
+        title=results.get("title", f"{results['recipe']} on {results['target']}"),
+        title_justify="left",
+        header_style="bold",
+    )
     metric = results.get("quality_metric", "top1")
     quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
     for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
@@ -197,9 +201,8 @@ def _summary(outcome: Any) -> None:
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric, 0.0))
-            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
-            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
+            percent(stage["metrics"].get(metric)) + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
             lat = next(r for r in stage["latency"] if r["threads"] == t)
