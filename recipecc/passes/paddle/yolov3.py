@@ -130,7 +130,7 @@ class ResNet34Features(nn.Layer):  # type: ignore[misc]
 class YOLOv3Neck(nn.Layer):  # type: ignore[misc]
     """YOLOv3FPN: detection blocks deepest first, each route upsampled into the next shallower level."""
 
-    def __init__(self, in_channels: Sequence[int]) -> None:
+    def __init__(self, in_channels: Sequence[int], width: float = 1.0) -> None:
         super().__init__()
         deepest_first = list(reversed(in_channels))
         self.blocks = nn.LayerList()
@@ -138,7 +138,7 @@ class YOLOv3Neck(nn.Layer):  # type: ignore[misc]
         self.out_channels: list[int] = []
         route_channels = 0
         for level, cin in enumerate(deepest_first):
-            channels = 512 // (2**level)
+            channels = max(8, int(512 * width)) // (2**level)
             self.blocks.append(DetectionBlock(cin + route_channels, channels))
             self.out_channels.append(channels * 2)
             if level < len(deepest_first) - 1:
@@ -173,6 +173,8 @@ class YOLOv3Head(nn.Layer):  # type: ignore[misc]
 class YOLOv3(nn.Layer):  # type: ignore[misc]
     """YOLOv3 (backbone ``mobilenet_v1`` or ``resnet34``): an image batch in, the three raw head maps out.
 
+    ``width`` scales the MobileNetV1 backbone and the neck alike (1.0 is the reference model; the offline demo uses
+    a narrower one so that training from scratch fits in minutes on a laptop CPU).
     ``fixed_output_layers`` names the convolutions whose output channels are predictions (pruning skips them).
     """
 
@@ -189,11 +191,12 @@ class YOLOv3(nn.Layer):  # type: ignore[misc]
         else:
             raise ValueError(f"YOLOv3 has no backbone '{backbone}' (mobilenet_v1, resnet34)")
         self.num_classes = num_classes
-        self.neck = YOLOv3Neck(self.backbone.channels)
+        self.neck = YOLOv3Neck(self.backbone.channels, width)
         self.head = YOLOv3Head(self.neck.out_channels, num_classes)
 
     def forward(self, image: paddle.Tensor) -> list[paddle.Tensor]:
-        return self.head(self.neck(self.backbone(image)))
+        outputs: list[paddle.Tensor] = self.head(self.neck(self.backbone(image)))
+        return outputs
 
 
 def yolo_loss(
@@ -208,7 +211,7 @@ def yolo_loss(
     ``gt_box`` is ``[N, B, 4]`` centre x, centre y, width, height normalised to the input (zero rows pad), and
     ``gt_label`` ``[N, B]`` int32 class indices.
     """
-    anchors = [int(round(v)) for pair in anchors_for(input_size) for v in pair]
+    anchors = [round(v) for pair in anchors_for(input_size) for v in pair]
     anchors = [max(v, 1) for v in anchors]
     total = None
     for output, mask, stride in zip(outputs, ANCHOR_MASKS, DOWNSAMPLE, strict=True):
@@ -230,9 +233,12 @@ def yolo_loss(
 
 
 def targets(
-    boxes: Sequence[NDArray[np.float32]], labels: Sequence[NDArray[np.int64]], sizes: Sequence[tuple[int, int]], max_boxes: int
+    boxes: Sequence[NDArray[np.float32]],
+    labels: Sequence[NDArray[np.int64]],
+    sizes: Sequence[tuple[int, int]],
+    max_boxes: int,
 ) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
-    """Ground truth in the layout ``yolo_loss`` takes: normalised centre boxes ``[N, max_boxes, 4]``, labels ``[N, max_boxes]``.
+    """Ground truth as ``yolo_loss`` takes it: normalised centre boxes ``[N, max_boxes, 4]``, labels ``[N, max_boxes]``.
 
     ``boxes`` are pixel ``[x0, y0, x1, y1]`` in each original image of (width, height) ``sizes``.
     """
