@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+from recipecc.bench.latency_table import latency_table
 from recipecc.plan.graph import Plan
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
@@ -84,6 +85,7 @@ def assemble_results(
                 "latency": list(out["latency"]),
                 "model": dict(out.get("model", {})),
                 "cache_key": node.key,
+                **({"quality_measured_on": out["quality_measured_on"]} if "quality_measured_on" in out else {}),
             }
         )
     baseline = stages[0] if stages else None
@@ -101,14 +103,16 @@ def assemble_results(
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),
+        "latency_table": latency_table(plan, stages, str((resolved_recipe.get("model") or {}).get("arch", ""))),
         "provenance": {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "recipe": dict(resolved_recipe),
             "packages": _versions(),
             "host": host,
             "measurement": {
-                "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
-                "batch size 1, after untimed warmup calls; median and p90 of the timed calls",
+                "latency": "measured-host / measured-remote: per-call wall time (time.perf_counter_ns) of input copy "
+                "+ run + output copy, batch size 1, after untimed warmup calls; median and p90 of the timed calls. "
+                "estimated: recipecc's analytic model of the stage's layers (see each row's estimator block)",
                 "accuracy": "top-1 on the held-out split, computed with the same runtime that is timed",
                 "together": "every stage of a run is measured in that run, one after the other, so that they are "
                 "compared under the same conditions (a fully cached run reuses all its measurements)",

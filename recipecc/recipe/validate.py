@@ -30,12 +30,12 @@ from recipecc.recipe.catalog import (
     QUANT_INT_TYPES,
     QUANT_IO_TYPES,
     QUANT_MODES,
-    RUNTIMES,
     SENSITIVITY_TARGETS,
     TFLITE_DELEGATES,
 )
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
+from recipecc.recipe.targets import resolve_target
 
 __all__ = ["validate_recipe"]
 
@@ -188,11 +188,7 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _at_least("strategy.search.max_drop", strategy.search.max_drop, 0)
 
     target = recipe.target
-    _choice("target.runtime", target.runtime, list(RUNTIMES))
-    if not target.threads:
-        raise RecipeError("target.threads is empty", key="target.threads", valid="a list of thread counts >= 1")
-    for threads in target.threads:
-        _at_least("target.threads", threads, 1)
+    resolve_target(target)  # device, runtime, abi, threads and measurer fit together
     _choice("target.graph_optimization", target.graph_optimization, GRAPH_OPTIMIZATION_LEVELS)
     _choice("target.delegate", target.delegate, TFLITE_DELEGATES)
 
