@@ -7,9 +7,9 @@ exported pruned graph itself). Sensitivity-derived ratios are known only after t
 
 from __future__ import annotations
 
+from recipecc.common.selection import SelectionError, resolve_ratios
 from recipecc.estimate import builtin_table, estimate_rows, pruned_table
 from recipecc.plan.builder import PlanBuilder
-from recipecc.plan.selection import SelectionError, resolve_ratios
 
 __all__ = ["plan_estimates"]
 
