@@ -118,6 +118,22 @@ def cmd_plan(overrides: list[str]) -> int:
     return 0
 
 
+def _latency_source(path: Path) -> str:
+    """Where a shipped target's latency comes from here (``auto`` resolved: measured-host or estimated)."""
+    from omegaconf import OmegaConf
+
+    from recipecc.recipe.errors import RecipeError
+    from recipecc.recipe.schema import TargetConfig
+    from recipecc.recipe.targets import resolve_target
+
+    try:
+        target = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TargetConfig), OmegaConf.load(path)))
+        assert isinstance(target, TargetConfig)
+        return resolve_target(target).measurer
+    except RecipeError as exc:
+        return f"invalid: {exc}"
+
+
 def cmd_list(_: list[str]) -> int:
     from omegaconf import OmegaConf
 
@@ -137,9 +153,14 @@ def cmd_list(_: list[str]) -> int:
         ),
         (
             "targets",
-            ["target", "device", "runtime", "threads", "description"],
+            ["target", "device", "runtime", "threads", "latency", "description"],
             [
-                [n, *describe(targets_dir(), n, "device", "runtime", "threads", "description")]
+                [
+                    n,
+                    *describe(targets_dir(), n, "device", "runtime", "threads"),
+                    _latency_source(targets_dir() / f"{n}.yaml"),
+                    *describe(targets_dir(), n, "description"),
+                ]
                 for n in group_options("target")
             ],
         ),
@@ -197,7 +218,8 @@ def _summary(outcome: Any) -> None:
     )
     metric = results.get("quality_metric", "top1")
     quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
-    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
+    p90 = " / p90" if any("p90_ms" in row for stage in results["stages"] for row in stage["latency"]) else ""
+    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
@@ -208,7 +230,8 @@ def _summary(outcome: Any) -> None:
         ]
         for t in threads:
             lat = next(r for r in stage["latency"] if r["threads"] == t)
-            cell = f"{lat['median_ms']:.3f} / {lat['p90_ms']:.3f} ms"
+            cell = f"{lat['median_ms']:.3f}" + (f" / {lat['p90_ms']:.3f}" if "p90_ms" in lat else "") + " ms"
+            cell += f" [dim]{lat['source']}[/]"
             if index:
                 sp = vs["speedup"][str(t)]
                 cell += f" [{'green' if sp >= 1 else 'bold red'}]{speed(sp)}[/]"
@@ -216,12 +239,40 @@ def _summary(outcome: Any) -> None:
         table.add_row(*row)
     first = results["stages"][0]["latency"][0]
     _stdout.print(table)
+    _reference_lines(results)
+    if first["source"] == "estimated":
+        error = first["estimator"]["fit_error"]
+        how = (
+            f"estimator v{first['estimator']['version']}, calibration {first['estimator']['calibration_sha256'][:12]}, "
+            f"fit error on {error['scope']}: median {error.get('median_abs_pct')}%"
+        )
+    else:
+        how = (
+            f"{first['runtime']}, batch {first['batch_size']}, "
+            f"{first['warmup']} warmup + {first['repeats']} timed calls"
+        )
     _stdout.print(
-        f"latency {first['source']}: {first['runtime']}, batch {first['batch_size']}, "
-        f"{first['warmup']} warmup + {first['repeats']} timed calls · "
-        f"{len(outcome.executed)} pass(es) ran, {len(outcome.cached)} cached"
+        f"latency {first['source']}: {how} · {len(outcome.executed)} pass(es) ran, {len(outcome.cached)} cached"
     )
     _stdout.print(f"report: {outcome.reports['markdown']}  ({outcome.reports['html'].name}, results.json)")
+
+
+def _reference_lines(results: dict[str, Any]) -> None:
+    """Published figures for this device and model, printed beside the run's own and labelled as the reference."""
+    table = results.get("latency_table") or {}
+    reference = table.get("reference")
+    if not reference:
+        return
+    for row in reference["rows"]:
+        ours = next((r for r in table["rows"] if r["stage"] == row["stage"]), None)
+        published = " / ".join(f"{c['median_ms']:.2f}" for c in row["cells"])
+        mine = " / ".join(f"{c['median_ms']:.2f}" for c in ours["cells"]) if ours else "-"
+        threads = "/".join(f"t{c['threads']}" for c in row["cells"])
+        source = ours["cells"][0]["source"] if ours else ""
+        _stdout.print(
+            f"{row['stage']} {threads} on {table['device']} {table.get('abi') or ''}: {mine} ms ({source}) · "
+            f"reference {published} ms (published, not measured here)"
+        )
 
 
 def cmd_run(args: list[str]) -> int:

@@ -22,16 +22,13 @@ from recipecc.deliver import deliver_models
 from recipecc.passes.base import PassContext
 from recipecc.plan import ArtifactCache, Plan, build_plan
 from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
-from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.worker import BackendWorkers, PassError
 
-__all__ = ["RunOutcome", "execute_plan", "run_recipe"]
+__all__ = ["RunOutcome", "check_reachable", "execute_plan", "run_recipe"]
 
 log = logging.getLogger(__name__)
-#: devices this host can measure on; other targets are planned but not run here
-HOST_DEVICES = ("cpu",)
 
 
 @dataclass
@@ -44,16 +41,18 @@ class RunOutcome:
     cached: list[str] = field(default_factory=list)
 
 
-def _check_runnable(recipe: RecipeConfig) -> None:
-    runtime = RUNTIMES[recipe.target.runtime]
-    if runtime.device not in HOST_DEVICES:
-        raise RecipeError(
-            f"target '{recipe.target.name}' runs on a {runtime.device} device ({runtime.name}) and this host has "
-            f"none: `recipecc plan` works for it, `run` needs the device",
-            key="target",
-            value=recipe.target.name,
-            valid="a target whose device is the host CPU, e.g. target=host",
-        )
+def check_reachable(plan: Plan) -> None:
+    """A quick probe of a remote device before anything runs: host down, authentication refused, unknown host
+    key or runtime missing there become one :class:`RecipeError` (exit 2), not a failure halfway through."""
+    remote = next((n for n in plan.bench_nodes if n.params.get("measurer") == "measured-remote"), None)
+    if remote is None:
+        return
+    from recipecc.bench.remote import RemoteError, probe
+
+    try:
+        probe(remote.params["ssh"])
+    except RemoteError as exc:
+        raise RecipeError(str(exc), key="target.ssh.host", value=remote.params["ssh"]["host"]) from None
 
 
 def _missing_backend(backend: str) -> str | None:
@@ -187,7 +186,7 @@ def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = No
 
     console = console or Console(stderr=True)
     plan = build_plan(recipe)
-    _check_runnable(recipe)
+    check_reachable(plan)
     outputs, pass_log = execute_plan(plan, console)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = deliver_models(plan, outputs, run_dir)
