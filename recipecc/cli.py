@@ -344,7 +344,7 @@ def cmd_cache(args: list[str]) -> int:
         if problems:
             corrupt += 1
             cache.drop(key)
-            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)")
+            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)", soft_wrap=True)
     _stdout.print(
         f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt" + (" and dropped" if corrupt else "")
     )
