@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from recipecc.engine import run_recipe
 from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.errors import RecipeError
@@ -42,7 +41,7 @@ def test_mobilenet_v1_tflite_plans_without_importing_a_framework() -> None:
     assert "tf.train" in proc.stdout and "tf.bench" in proc.stdout
 
 
-def test_mobilenet_seed_recipes_reproduce_the_reference_rows() -> None:
+def test_mobilenet_seed_recipes_reproduce_the_reference_rows(image_dir: Path) -> None:
     base = plan_for("recipe=mobilenet_v1_tflite")
     assert base.target_name == "pc_xnnpack"
     assert [n.id for n in base.nodes] == ["data", "train", "convert", "bench.baseline"]
@@ -58,7 +57,7 @@ def test_mobilenet_seed_recipes_reproduce_the_reference_rows() -> None:
     assert (prune["ratio"], prune["schedule"], prune["block"]) == (0.9, "polynomial", None)
     assert pruned.node("train").key == base.node("train").key  # one trained baseline serves both recipes
     # a user's images instead of the fallback data
-    folder = plan_for("recipe=mobilenet_v1_tflite", "dataset=image_folder", f"dataset.root={Path(__file__).parent}")
+    folder = plan_for("recipe=mobilenet_v1_tflite", "dataset=image_folder", f"dataset.root={image_dir}")
     assert folder.node("data").params["layout"] == "NHWC"
     assert not any(c.name == "data" for c in folder.checks)
 
@@ -101,7 +100,7 @@ def test_prune_then_int8_quantizes_the_pruned_model() -> None:
     [
         (("strategy=magnitude",), "strategy.prune.criterion"),  # paddle host: magnitude is not PaddleSlim's
         (("strategy=tflite_fp16",), "target"),  # paddle host: no fp16 on the CPU
-        (("recipe=digits_tflite_smoke", "strategy=prune"), "strategy.prune.criterion"),  # l1_norm on TFLite
+        (("recipe=digits_tflite_smoke", "strategy=prune_fpgm"), "strategy.prune.criterion"),  # filters on TFLite
         (
             ("recipe=digits_tflite_smoke", "strategy=tflite_dynamic", "strategy.quant.io_type=int8"),
             "strategy.quant.io_type",
@@ -121,7 +120,7 @@ def test_illegal_combinations_are_plan_time_errors(overrides: tuple[str, ...], k
 
 def test_a_tflite_file_is_benchmarked_not_recompressed(tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
-    model.write_bytes(b"not parsed at plan time")
+    model.write_bytes(b"\0\0\0\0TFL3 not parsed further at plan time")
     plan = plan_for("recipe=digits_tflite_smoke", "model=file", f"model.path={model}", "strategy=none")
     assert [n.id for n in plan.nodes] == ["data", "load", "bench.baseline"]
     assert plan.node("load").params["format"] == "tflite"
@@ -144,14 +143,13 @@ def test_a_saved_model_converts_but_does_not_train(tmp_path: Path) -> None:
     assert error_for("recipe=digits_tflite_smoke", "model=file", f"model.path={unknown}").key == "model.path"
 
 
-def test_rpi3_plans_with_four_threads_but_run_refuses_here(tmp_path: Path) -> None:
+def test_rpi3_plans_with_four_threads_and_an_estimated_latency(tmp_path: Path) -> None:
     recipe = validate_recipe(compose_recipe(["recipe=digits_tflite_smoke", "target=rpi3", f"cache_dir={tmp_path}"]))
     plan = build_plan(recipe)
-    assert plan.bench_nodes[0].params["threads"] == [1, 2, 3, 4]
-    assert any(c.name == "latency" and c.status == "warn" and "nothing is estimated" in c.detail for c in plan.checks)
-    with pytest.raises(RecipeError, match="rpi3 device"):
-        run_recipe(recipe, tmp_path / "run")
-    assert not (tmp_path / "run").exists()
+    bench = plan.bench_nodes[0].params
+    assert bench["threads"] == [1, 2, 3, 4]
+    assert (bench["device"], bench["measurer"], bench["abi"]) == ("rpi3", "estimated", "armv7")
+    assert any(c.name == "measurer" and "estimated" in c.detail for c in plan.checks)
 
 
 def test_delegate_none_reaches_the_benchmark() -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
 from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS, segmentation_params
 from recipecc.plan.graph import Check, PlanNode
+from recipecc.plan.measurement import measurement_params
 from recipecc.plan.registry import PASSES
 from recipecc.recipe.catalog import ARCHITECTURES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
+from recipecc.recipe.targets import ResolvedTarget, resolve_target
 from recipecc.tasks import TASKS
 
 __all__ = ["PlanBuilder", "Stage"]
@@ -33,6 +35,14 @@ class PlanBuilder:
     nodes: list[PlanNode] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    #: the target resolved (device, runtime, abi, measurer); resolved from the recipe when not given
+    target: ResolvedTarget | None = None
+
+    @property
+    def resolved_target(self) -> ResolvedTarget:
+        if self.target is None:
+            self.target = resolve_target(self.recipe.target)
+        return self.target
 
     def add(
         self,
@@ -165,8 +175,20 @@ class PlanBuilder:
             **self.task_params(),
             **extra,
         }
+        params |= measurement_params(self.resolved_target, self.recipe.target.ssh)
+        if self.resolved_target.measurer == "estimated":
+            params["arch"] = self.recipe.model.arch
         inputs = {"model": stage.node, "data": data}
         first = next((n for n in self.nodes if n.stage is not None), None)
         if first is not None:
             inputs["reference"] = first.id
+        conversion = self.resolved_target.runtime.conversion
+        if conversion is not None:
+            self.add(
+                f"deploy.{stage.name}",
+                "deploy.convert",
+                {"runtime": self.resolved_target.runtime.name, "stage": stage.name, **asdict(conversion)},
+                {"model": stage.node},
+                optional=True,
+            )
         return self.add(f"bench.{stage.name}", pass_name, params, inputs, stage=stage.name, optional=optional)

@@ -25,6 +25,7 @@ __all__ = [
     "RecipeConfig",
     "SearchConfig",
     "SensitivityConfig",
+    "SshConfig",
     "StrategyConfig",
     "TargetConfig",
     "TrainConfig",
@@ -72,6 +73,9 @@ class ModelConfig:
     threshold: Optional[float] = None
     #: DeepLab's output stride (8 or 16): the backbone's last stages keep the resolution with dilated convolutions
     output_stride: int = 16
+    #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the
+    #: command line may set it (a recipe file that does is refused)
+    trusted: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -113,7 +117,8 @@ class DatasetConfig:
 class PruneConfig:
     """Pruning.
 
-    ``criterion``: ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
+    ``criterion``: ``auto`` (each backend's own: l1_norm where a Paddle network is built, else magnitude);
+    ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
     smallest weights (unstructured; tf, onnx) to ``ratio`` sparsity. ``layers`` are shell-style patterns of layer
     names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``; on the command line a key
     cannot hold a dot: write ``+strategy.prune.per_layer={stage4*conv2:0.2}``, or ``"stage4.conv2": 0.2`` in a
@@ -163,15 +168,17 @@ class QuantConfig:
 
     ``mode``: ``ptq_static`` (int8 weights and activations, calibrated), ``ptq_dynamic`` (int8 weights; activations
     quantized at run time or kept float), ``qat`` (quantization-aware training, for models the pipeline trains),
-    ``fp16`` (half-precision weights). ``algo``: activation calibration — paddle: avg, hist, KL, mse, abs_max;
-    onnx: minmax, entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
+    ``fp16`` (half-precision weights). ``algo``: activation calibration — ``auto`` (default): each backend's
+    choice (paddle: avg; onnx: a calibration search over minmax/percentile/entropy x per-channel/per-tensor,
+    scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
+    entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
     (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
     quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
     """
 
     mode: str = "ptq_static"
     bits: int = 8
-    algo: str = "avg"
+    algo: str = "auto"
     weight_per_channel: bool = True
     batch_nums: int = 8
     batch_size: int = 32
@@ -212,20 +219,46 @@ class StrategyConfig:
 
 
 @dataclass
-class TargetConfig:
-    """A device + runtime profile (``targets/*.yaml``): where the compressed model will run.
+class SshConfig:
+    """How to reach the device over SSH (``target.ssh.host`` set: latency is measured there, ``measured-remote``).
 
-    ``graph_optimization`` is ONNX Runtime's level (disable | basic | extended | all); ``delegate`` is TFLite's
-    (xnnpack | none).
+    ``key`` is a private key file (default: your SSH agent and ``~/.ssh`` keys); ``known_hosts`` a known-hosts file
+    (default ``~/.ssh/known_hosts``: the device's host key must be known, nothing is trusted blindly);
+    ``python`` the interpreter on the device that has its runtime installed; ``workdir`` where models and the
+    benchmark script are copied; ``timeout`` seconds to connect.
+    """
+
+    host: Optional[str] = None
+    port: int = 22
+    user: Optional[str] = None
+    key: Optional[str] = None
+    known_hosts: Optional[str] = None
+    python: str = "python3"
+    workdir: str = "/tmp/recipecc-bench"
+    timeout: float = 10.0
+
+
+@dataclass
+class TargetConfig:
+    """A target (``targets/*.yaml``): a device, the runtime on it, and who measures the latency.
+
+    ``device`` names an entry of ``recipecc/recipe/devices.py``, ``runtime`` one of ``catalog.RUNTIMES``; ``abi``
+    picks the runtime build for the device's CPU (armv7 | armv8 on ARM devices; null = the first both support);
+    ``measurer`` is ``auto`` (this machine: measured-host; ``ssh.host`` given: measured-remote; otherwise
+    estimated), or one of measured-host | measured-remote | estimated. ``graph_optimization`` is ONNX Runtime's
+    level (disable | basic | extended | all); ``delegate`` is TFLite's (xnnpack | none).
     """
 
     name: str = "host"
     description: str = ""
-    device: str = "cpu"
+    device: str = "host"
     runtime: str = "paddle_inference"
+    abi: Optional[str] = None
+    measurer: str = "auto"
     threads: list[int] = field(default_factory=lambda: [1, 2])
     graph_optimization: str = "all"
     delegate: str = "xnnpack"
+    ssh: SshConfig = field(default_factory=SshConfig)
 
 
 @dataclass

@@ -116,9 +116,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
         return call
 
     describe = {
-        "source": "measured-host",
         "runtime": f"ONNX Runtime {ort.__version__}",
         "engine": f"CPUExecutionProvider, graph optimization {level} ({_LEVELS[level]}), inter_op 1",
         "batch_size": batch_size,
     }
-    return measure_stage(ctx, model_meta=meta, evaluation=evaluation, make_call=make_call, describe=describe)
+    return measure_stage(
+        ctx,
+        model_meta=meta,
+        evaluation=evaluation,
+        make_call=make_call,
+        describe=describe,
+        model_paths=[path.parent / str(name) for name in meta["model_files"]],
+        sample=next(iter(sample.values())),
+    )

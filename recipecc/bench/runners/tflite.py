@@ -142,9 +142,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
         return lambda: timed.run(sample)
 
     describe = {
-        "source": "measured-host",
         "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
         "engine": _ENGINES[delegate],
         "batch_size": batch_size,
     }
-    return measure_stage(ctx, model_meta=meta, evaluation=evaluation, make_call=make_call, describe=describe)
+    return measure_stage(
+        ctx,
+        model_meta=meta,
+        evaluation=evaluation,
+        make_call=make_call,
+        describe=describe,
+        model_paths=[path],
+        sample=next(iter(sample.values())),
+    )
