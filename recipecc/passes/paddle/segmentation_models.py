@@ -149,8 +149,8 @@ class PyramidPooling(nn.Layer):  # type: ignore[misc]
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         size = x.shape[2:]
         pooled = [x]
-        for bins, stage in zip(self.bins, self.stages, strict=True):
-            y = stage(F.adaptive_avg_pool2d(x, bins))
+        for index, bins in enumerate(self.bins):  # no zip(strict=): paddle's dynamic-to-static cannot convert it
+            y = self.stages[index](F.adaptive_avg_pool2d(x, bins))
             pooled.append(F.interpolate(y, size=size, mode="bilinear", align_corners=False))
         return self.fuse(paddle.concat(pooled, axis=1))
 
