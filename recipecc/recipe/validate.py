@@ -37,7 +37,7 @@ from recipecc.recipe.catalog import (
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 
-__all__ = ["validate_recipe"]
+__all__ = ["OBJECTIVE_MEASURES", "validate_recipe"]
 
 
 def _choice(key: str, value: object, choices: Sequence[object]) -> None:
@@ -201,4 +201,38 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     _at_least("bench.batch_size", recipe.bench.batch_size, 1)
     for metric in recipe.bench.metrics:
         _choice("bench.metrics", metric, FIDELITY_METRICS)
+    if recipe.objective.measure is not None:
+        _validate_objective(recipe)
     return recipe
+
+
+#: what an objective can measure besides a recipe key (``recipecc/sweep/objective.py`` computes them)
+OBJECTIVE_MEASURES = ("latency", "size", "quality")
+
+
+def _validate_objective(recipe: RecipeConfig) -> None:
+    objective = recipe.objective
+    _choice("objective.direction", objective.direction, ["minimize", "maximize"])
+    if objective.measure not in OBJECTIVE_MEASURES:
+        value = OmegaConf.select(OmegaConf.structured(recipe), str(objective.measure), default=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(
+                f"objective.measure = {objective.measure!r} is neither a result measure nor a numeric recipe key",
+                key="objective.measure",
+                value=objective.measure,
+                valid=f"{', '.join(OBJECTIVE_MEASURES)}, or a numeric key of this recipe such as strategy.prune.ratio",
+            )
+    if objective.threads is not None and objective.threads not in recipe.target.threads:
+        raise RecipeError.choice("objective.threads", objective.threads, [str(t) for t in recipe.target.threads])
+    if objective.metric is not None:
+        _choice("objective.metric", objective.metric, ["top1", *FIDELITY_METRICS])
+        if objective.metric != "top1" and objective.metric not in recipe.bench.metrics:
+            raise RecipeError(
+                f"objective.metric = {objective.metric!r} is not measured by this recipe",
+                key="objective.metric",
+                value=objective.metric,
+                valid=f"top1 (with labelled data), or add it to bench.metrics: "
+                f"bench.metrics=[{', '.join([*recipe.bench.metrics, objective.metric])}]",
+            )
+    if objective.max_drop is not None:
+        _at_least("objective.max_drop", objective.max_drop, 0)
