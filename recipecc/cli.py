@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recipecc.recipe.errors import EXIT_BAD_INPUT, RecipeError
@@ -176,11 +177,15 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, speed
+    from recipecc.report.formatting import human_size, percent, signed_points, size_change, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
-    table = Table(title=f"{results['recipe']} on {results['target']}", title_justify="left", header_style="bold")
+    table = Table(
+        title=results.get("title", f"{results['recipe']} on {results['target']}"),
+        title_justify="left",
+        header_style="bold",
+    )
     metric = results.get("quality_metric", "top1")
     quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
     for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
@@ -189,9 +194,8 @@ def _summary(outcome: Any) -> None:
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric, 0.0))
-            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
-            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
+            percent(stage["metrics"].get(metric)) + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
             lat = next(r for r in stage["latency"] if r["threads"] == t)
@@ -266,10 +270,10 @@ def _task(cfg: Any) -> float | None:
         recipe = validate_recipe(cfg)
         outcome = run_recipe(recipe, Path(hydra_cfg.runtime.output_dir), _console)
     except RecipeError as exc:
-        _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
     except PassError as exc:
-        _console.print(f"[bold red]error:[/] {exc}")
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         if os.environ.get("RECIPECC_VERBOSE") and exc.detail:
             _console.print(exc.detail, markup=False)
         else:
@@ -285,6 +289,7 @@ def cmd_run(args: list[str]) -> int:
     from recipecc.plan import build_plan
 
     multirun = any(arg in ("-m", "--multirun") for arg in hydra_args)
+    search_path = [arg for arg in hydra_args if arg.lstrip("+").startswith("hydra.searchpath=")]
     hydra_overrides = [arg for arg in hydra_args if not arg.startswith("-")]
     if multirun:
         from recipecc.sweep.expand import plan_sweep
@@ -293,7 +298,7 @@ def cmd_run(args: list[str]) -> int:
     else:
         jobs = [overrides]
     for job in jobs:
-        build_plan(_load(job))
+        build_plan(_load([*search_path, *job]))
 
     import hydra
 
@@ -354,11 +359,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Hydra overrides (and Hydra flags for run)")
     ns = parser.parse_args(argv)
+    from recipecc.recipe.searchpath import ENV_VAR
+
+    saved_path = os.environ.get(ENV_VAR)
     try:
         return VERBS[ns.verb](_with_search_path(list(ns.args)))
     except RecipeError as exc:
-        _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
+    finally:  # the command's folders were for this command only (main() is also called in-process, by tests)
+        if saved_path is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved_path
 
 
 if __name__ == "__main__":

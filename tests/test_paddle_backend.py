@@ -88,7 +88,8 @@ def test_seed_recipes_plan(recipe: str) -> None:
 
 
 def test_inference_models_cannot_be_filter_pruned(tmp_path: Path) -> None:
-    (tmp_path / "m.pdmodel").write_bytes(b"x")
+    (tmp_path / "m.pdmodel").write_bytes(b"\x08\x01")  # a whole protobuf; plan time never parses it further
+    (tmp_path / "m.pdiparams").write_bytes(b"\0")
     with pytest.raises(RecipeError, match="need the network itself"):
         build_plan(validate_recipe(compose_recipe(["model=file", f"model.path={tmp_path}", "strategy=prune"])))
 
@@ -223,7 +224,7 @@ def test_a_plain_override_of_per_layer_explains_the_plus() -> None:
 @pytest.mark.backend
 def test_layer_catalog_matches_the_models() -> None:
     """The layer names the planner checks selectors against are the real models' (regenerate on drift)."""
-    catalog = Path(__file__).resolve().parents[1] / "recipecc" / "plan" / "paddle_layers.json"
+    catalog = Path(__file__).resolve().parents[1] / "recipecc" / "common" / "paddle_layers.json"
     proc = subprocess.run(
         [
             sys.executable,

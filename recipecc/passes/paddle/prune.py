@@ -13,11 +13,11 @@ import json
 import zlib  # noqa: F401  - before paddle
 from typing import Any
 
+from recipecc.common.selection import SelectionError, resolve_ratios
 from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.paddle.checkpoint import WEIGHTS, apply_pruning, load_model, save_model
 from recipecc.passes.paddle.models import describe, prunable_convolutions
 from recipecc.passes.paddle.sensitivity import SENSITIVITY_FILE, ratios_for_target
-from recipecc.plan.selection import SelectionError, resolve_ratios
 
 __all__ = ["run"]
 

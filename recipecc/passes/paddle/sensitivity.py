@@ -23,13 +23,13 @@ from typing import Any
 
 from paddle import nn
 
+from recipecc.common.selection import SelectionError, resolve_ratios
 from recipecc.passes.base import PassContext, PassFailure, progress
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import load_model, make_pruner
 from recipecc.passes.paddle.models import describe, prunable_convolutions
 from recipecc.passes.paddle.training import evaluate, predictions
 from recipecc.passes.quiet import quiet_stdout
-from recipecc.plan.selection import SelectionError, resolve_ratios
 
 __all__ = ["SENSITIVITY_FILE", "ratios_at_loss", "ratios_for_target", "run"]
 

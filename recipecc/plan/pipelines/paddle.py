@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from recipecc.common.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
-from recipecc.plan.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
 
@@ -88,6 +88,8 @@ def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
                 valid="a .pdparams checkpoint, or model.arch=file for an inference model",
             )
         params |= {"checkpoint": model.path, "checkpoint_fingerprint": fingerprint_path(model.path), "epochs": 0}
+        if model.trusted:  # the command line vouched for a pickle that is more than arrays
+            params["trusted"] = True
         b.check("model", "ok", f"{model.arch} with weights from {model.path} (not trained here)")
     elif model.train.epochs == 0:
         b.check(
