@@ -196,7 +196,9 @@ def _summary(outcome: Any) -> None:
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric, 0.0))
+            "not measurable"
+            if "quality_note" in stage
+            else percent(stage["metrics"].get(metric, 0.0))
             + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
         ]
@@ -210,6 +212,8 @@ def _summary(outcome: Any) -> None:
         table.add_row(*row)
     first = results["stages"][0]["latency"][0]
     _stdout.print(table)
+    if results.get("quality_note"):
+        _stdout.print(f"[yellow]{results['quality_note']}[/]")
     _stdout.print(
         f"latency {first['source']}: {first['runtime']}, batch {first['batch_size']}, "
         f"{first['warmup']} warmup + {first['repeats']} timed calls · "

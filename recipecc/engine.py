@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,13 @@ def _missing_backend(backend: str) -> str | None:
     return None
 
 
-def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log."""
+def execute_plan(
+    plan: Plan, console: Console | None = None, workers: BackendWorkers | None = None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log.
+
+    ``workers``: backend worker processes to reuse (a caller running many recipes keeps the frameworks imported);
+    by default the run starts its own and closes them at the end."""
     console = console or Console(stderr=True)
     cache = ArtifactCache(plan.cache_root)
     cache.root.mkdir(parents=True, exist_ok=True)
@@ -75,7 +81,7 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     # must run, every benchmark of the plan runs again (a fully cached plan measures nothing).
     measure_together = any(not cache.has(node.key) for node in plan.bench_nodes)
     total = len(plan.nodes)
-    with BackendWorkers() as workers:
+    with BackendWorkers() if workers is None else nullcontext(workers) as workers:
         for index, node in enumerate(plan.nodes, 1):
             spec = PASSES[node.pass_name]
             label = f"[{index}/{total}] {node.id:<18} {node.pass_name:<16}"
@@ -137,14 +143,16 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     return outputs, pass_log
 
 
-def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = None) -> RunOutcome:
-    """Plan, execute, benchmark and report one recipe into ``run_dir``."""
+def run_recipe(
+    recipe: RecipeConfig, run_dir: Path, console: Console | None = None, workers: BackendWorkers | None = None
+) -> RunOutcome:
+    """Plan, execute, benchmark and report one recipe into ``run_dir`` (``workers``: see :func:`execute_plan`)."""
     from recipecc.report import render_reports
 
     console = console or Console(stderr=True)
     plan = build_plan(recipe)
     _check_runnable(recipe)
-    outputs, pass_log = execute_plan(plan, console)
+    outputs, pass_log = execute_plan(plan, console, workers)
     results = assemble_results(plan, outputs, asdict(recipe), pass_log)
     run_dir.mkdir(parents=True, exist_ok=True)
     reports = render_reports(results, outputs, run_dir)
