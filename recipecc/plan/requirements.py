@@ -35,18 +35,21 @@ class ModelInput:
 
     framework: str
     layout: str
-    channels: int
+    #: None: the network is built for whatever channel count the data has (the digits CNN)
+    channels: int | None
     #: the smallest image side the network accepts (its total downsampling)
     min_size: int
 
     def describe(self) -> str:
-        return f"{self.layout}, {self.channels} channel{'s' if self.channels != 1 else ''}, at least {self.min_size}px"
+        channels = "any channel count" if self.channels is None else f"{self.channels} channel"
+        return f"{self.layout}, {channels}{'s' if (self.channels or 1) > 1 else ''}, at least {self.min_size}px"
 
 
 def model_input(model: ModelConfig, framework: str) -> ModelInput:
     """What ``model`` takes when ``framework`` (paddle | tf | onnx) builds or reads it.
 
-    Built architectures: the digits CNN reads grey scans, the ImageNet ones colour images of at least 32x32.
+    Built architectures: the digits CNN is built for the data's channels (grey scans from the digits data), the
+    ImageNet ones take colour images of at least 32x32.
     A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else the
     framework's convention (3 channels for paddle inference models, 1 for tf files, as before).
     """
@@ -59,7 +62,7 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
             channels = 3 if framework == "paddle" else 1
         return ModelInput(framework, layout, channels, 1)
     imagenet = model.arch in _IMAGENET_ARCHS
-    return ModelInput(framework, layout, 3 if imagenet else 1, 32 if imagenet else 8)
+    return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
 
 
 def data_node(b: PlanBuilder, need: ModelInput) -> str:
@@ -84,10 +87,12 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 value=data.image_size,
                 valid=f"dataset.image_size >= {need.min_size}" + (" (224 for the ImageNet models)" if imagenet else ""),
             )
+        channels = need.channels or 1
         size = f"{data.image_size}x{data.image_size}"
-        origin = "grey scans" + (f" replicated to {need.channels} channels" if need.channels != 1 else "")
+        origin = "grey scans" + (f" replicated to {channels} channels" if channels != 1 else "")
     else:  # image_folder: colour images, resized to dataset.size
-        if need.channels != 3:
+        channels = 3
+        if need.channels not in (None, 3):
             raise RecipeError(
                 f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
                 key="dataset",
@@ -108,8 +113,9 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 valid=f"both sizes >= {need.min_size}",
             )
         size, origin = "x".join(str(v) for v in data.size), f"{data.color} images"
-    node = b.dataset(need.layout, channels=need.channels)
-    b.check("input", "ok", f"{data.name}: {need.layout} {size}, {origin}: what {who} takes ({need.describe()})")
+    node = b.dataset(need.layout, channels=channels)
+    given = f"{channels} channel{'s' if channels > 1 else ''} ({origin})"
+    b.check("input", "ok", f"{data.name}: {need.layout} {size}, {given}: what {who} takes ({need.describe()})")
     return node
 
 
