@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recipecc.recipe.errors import EXIT_BAD_INPUT, RecipeError
@@ -183,11 +184,15 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, speed
+    from recipecc.report.formatting import human_size, percent, signed_points, size_change, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
-    table = Table(title=f"{results['recipe']} on {results['target']}", title_justify="left", header_style="bold")
+    table = Table(
+        title=results.get("title", f"{results['recipe']} on {results['target']}"),
+        title_justify="left",
+        header_style="bold",
+    )
     metric = results.get("quality_metric", "top1")
     quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
     for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
@@ -198,9 +203,9 @@ def _summary(outcome: Any) -> None:
             stage["name"],
             "not measurable"
             if "quality_note" in stage
-            else percent(stage["metrics"].get(metric, 0.0))
+            else percent(stage["metrics"].get(metric))
             + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
-            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({vs['size_ratio']:.1f}x smaller)"),
+            human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
             lat = next(r for r in stage["latency"] if r["threads"] == t)
@@ -228,8 +233,9 @@ def cmd_run(args: list[str]) -> int:
     from recipecc.plan import build_plan
 
     multirun = any(arg in ("-m", "--multirun") for arg in hydra_args)
+    search_path = [arg for arg in hydra_args if arg.lstrip("+").startswith("hydra.searchpath=")]
     for job in _expand_sweeps(overrides) if multirun else [overrides]:
-        build_plan(_load(job))
+        build_plan(_load([*search_path, *job]))
 
     import hydra
     from hydra.core.hydra_config import HydraConfig
@@ -249,10 +255,10 @@ def cmd_run(args: list[str]) -> int:
             recipe = validate_recipe(cfg)
             outcome = run_recipe(recipe, Path(HydraConfig.get().runtime.output_dir), _console)
         except RecipeError as exc:
-            _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
         except PassError as exc:
-            _console.print(f"[bold red]error:[/] {exc}")
+            _console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             if os.environ.get("RECIPECC_VERBOSE") and exc.detail:
                 _console.print(exc.detail, markup=False)
             else:
@@ -284,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return VERBS[ns.verb](list(ns.args))
     except RecipeError as exc:
-        _console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
 
 

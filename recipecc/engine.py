@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from recipecc.bench.results import assemble_results
+from recipecc.deliver import deliver_models
 from recipecc.passes.base import PassContext
 from recipecc.plan import ArtifactCache, Plan, build_plan
 from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
@@ -153,8 +154,9 @@ def run_recipe(
     plan = build_plan(recipe)
     _check_runnable(recipe)
     outputs, pass_log = execute_plan(plan, console, workers)
-    results = assemble_results(plan, outputs, asdict(recipe), pass_log)
     run_dir.mkdir(parents=True, exist_ok=True)
+    files = deliver_models(plan, outputs, run_dir)
+    results = assemble_results(plan, outputs, asdict(recipe), pass_log, files)
     reports = render_reports(results, outputs, run_dir)
     executed = [entry["node"] for entry in pass_log if not entry["cached"] and "failed" not in entry]
     cached = [entry["node"] for entry in pass_log if entry["cached"]]

@@ -46,6 +46,8 @@ def test_results_json_has_the_documented_shape(first_run: RunOutcome) -> None:
     for s in results["stages"]:
         assert s["format"] == "paddle-inference"
         assert isinstance(s["size_bytes"], int) and s["size_bytes"] > 0
+        model_dir = first_run.run_dir / s["files"]["model"]  # the deployable Paddle inference folder
+        assert sum(f.stat().st_size for f in model_dir.iterdir()) == s["size_bytes"]
         assert 0.0 <= s["metrics"]["top1"] <= 1.0
         assert [row["threads"] for row in s["latency"]] == [1, 2]
         for row in s["latency"]:

@@ -158,7 +158,8 @@ def test_planning_for_onnxruntime_imports_no_framework(conv11: Path) -> None:
 
 def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Path) -> None:
     pdmodel = tmp_path / "model.pdmodel"
-    pdmodel.write_bytes(b"\0")  # planning fingerprints the file, it never parses it
+    pdmodel.write_bytes(b"\x08\x01")  # planning checks it is a whole protobuf and fingerprints it; never parses it
+    pdmodel.with_suffix(".pdiparams").write_bytes(b"\0")
     plan = plan_for("target=host_ort", "model=file", f"model.path={pdmodel}", "strategy=quant")
     assert [n.pass_name for n in plan.nodes][:3] == ["data.digits", "paddle.import", "paddle.to_onnx"]
     assert dict(plan.node("to_onnx").inputs) == {"model": "import"}

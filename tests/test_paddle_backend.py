@@ -88,7 +88,8 @@ def test_seed_recipes_plan(recipe: str) -> None:
 
 
 def test_inference_models_cannot_be_filter_pruned(tmp_path: Path) -> None:
-    (tmp_path / "m.pdmodel").write_bytes(b"x")
+    (tmp_path / "m.pdmodel").write_bytes(b"\x08\x01")  # a whole protobuf; plan time never parses it further
+    (tmp_path / "m.pdiparams").write_bytes(b"\0")
     with pytest.raises(RecipeError, match="need the network itself"):
         build_plan(validate_recipe(compose_recipe(["model=file", f"model.path={tmp_path}", "strategy=prune"])))
 

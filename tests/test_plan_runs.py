@@ -185,7 +185,10 @@ def test_keras_imagenet_architecture_with_zero_epochs_runs_untrained(tmp_path: P
 
 @pytest.mark.backend
 def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> None:
-    """``mobilenetv1_sensitive`` promises 30% of the FLOPs removed: the run removes 27-33% and says how much."""
+    """``mobilenetv1_sensitive`` promises 30% of the FLOPs removed: the run removes 27-33% and says how much.
+
+    The pruned network is finetuned here (one epoch) while its baseline is untrained: the run must say that its
+    quality cannot be measured instead of printing an agreement figure that measures nothing."""
     recipe = validate_recipe(
         compose_recipe(
             [
@@ -193,6 +196,7 @@ def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> Non
                 "target=host",
                 "dataset.image_size=32",
                 "strategy.sensitivity.images=8",
+                "strategy.finetune.epochs=1",
                 *SMALL,
             ]
         )
@@ -206,3 +210,8 @@ def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> Non
     report = (outcome.run_dir / "report.md").read_text()
     assert f"{reached['achieved']:.1%} removed, met" in report
     assert np.isfinite(pruned["params_reduction"])
+    # untrained baseline, finetuned stage: quality is said to be unmeasurable, in results.json and the report
+    assert "untrained" in _stage(outcome.results, "pruned")["quality_note"]
+    assert "quality_note" not in _stage(outcome.results, "baseline")
+    assert outcome.results["quality_note"].startswith("quality cannot be measured for pruned")
+    assert "| pruned | fp32 | not measurable |" in report and "**Quality:**" in report

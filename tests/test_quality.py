@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recipecc.bench.quality import quality_metrics
 
@@ -25,7 +26,13 @@ def test_cosine_is_scale_free_even_for_tiny_outputs() -> None:
 
 def test_baseline_without_labels_agrees_with_itself() -> None:
     m = quality_metrics(np.ones((4, 3)), None, None, ["iou", "mean_abs_error"])
-    assert m == {"top1_agreement": 1.0, "cosine": 1.0, "iou": 1.0, "mean_abs_error": 0.0}
+    assert m == pytest.approx({"top1_agreement": 1.0, "cosine": 1.0, "iou": 1.0, "mean_abs_error": 0.0})
+
+
+def test_baseline_metrics_are_computed_not_assumed() -> None:
+    broken = np.full((4, 3), np.nan)  # a baseline that outputs NaN does not "agree perfectly" with itself
+    m = quality_metrics(broken, None, None, ["mean_abs_error"])
+    assert m["cosine"] == 0.0 and np.isnan(m["mean_abs_error"])
 
 
 def test_labels_of_minus_one_mean_unlabelled() -> None:

@@ -42,7 +42,7 @@ def test_mobilenet_v1_tflite_plans_without_importing_a_framework() -> None:
     assert "tf.train" in proc.stdout and "tf.bench" in proc.stdout
 
 
-def test_mobilenet_seed_recipes_reproduce_the_reference_rows() -> None:
+def test_mobilenet_seed_recipes_reproduce_the_reference_rows(image_dir: Path) -> None:
     base = plan_for("recipe=mobilenet_v1_tflite")
     assert base.target_name == "pc_xnnpack"
     assert [n.id for n in base.nodes] == ["data", "train", "convert", "bench.baseline"]
@@ -58,7 +58,7 @@ def test_mobilenet_seed_recipes_reproduce_the_reference_rows() -> None:
     assert (prune["ratio"], prune["schedule"], prune["block"]) == (0.9, "polynomial", None)
     assert pruned.node("train").key == base.node("train").key  # one trained baseline serves both recipes
     # a user's images instead of the fallback data
-    folder = plan_for("recipe=mobilenet_v1_tflite", "dataset=image_folder", f"dataset.root={Path(__file__).parent}")
+    folder = plan_for("recipe=mobilenet_v1_tflite", "dataset=image_folder", f"dataset.root={image_dir}")
     assert folder.node("data").params["layout"] == "NHWC"
     assert not any(c.name == "data" for c in folder.checks)
 
@@ -121,7 +121,7 @@ def test_illegal_combinations_are_plan_time_errors(overrides: tuple[str, ...], k
 
 def test_a_tflite_file_is_benchmarked_not_recompressed(tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
-    model.write_bytes(b"not parsed at plan time")
+    model.write_bytes(b"\0\0\0\0TFL3 not parsed further at plan time")
     plan = plan_for("recipe=digits_tflite_smoke", "model=file", f"model.path={model}", "strategy=none")
     assert [n.id for n in plan.nodes] == ["data", "load", "bench.baseline"]
     assert plan.node("load").params["format"] == "tflite"

@@ -54,11 +54,8 @@ def quality_metrics(
     logits = _as_logits(outputs)
     if labels is not None and len(labels) and int(labels.min()) >= 0:
         metrics["top1"] = float((logits.argmax(1) == labels).mean())
-    if reference is None:
-        if "top1" not in metrics:  # the baseline without labels: it agrees perfectly with itself
-            metrics |= {"top1_agreement": 1.0, "cosine": 1.0}
-        metrics |= {name: (0.0 if name.endswith("error") else 1.0) for name in requested if name not in metrics}
-        return metrics
+    if reference is None:  # the baseline: its fidelity metrics are computed against its own outputs
+        reference = outputs
     wanted = list(requested)
     if "top1" not in metrics:
         wanted = [*dict.fromkeys(["top1_agreement", "cosine", *wanted])]

@@ -4,7 +4,8 @@ The shape is stable (users script against it)::
 
     {"recipe", "target", "recipe_hash",
      "stages": [{"name", "format", "precision", "size_bytes", "metrics": {"top1", ...},
-                 "latency": [{"threads", "median_ms", "p90_ms", "source", ...}], "vs_baseline": {...}, "model": {...}}],
+                 "latency": [{"threads", "median_ms", "p90_ms", "source", ...}], "vs_baseline": {...}, "model": {...},
+                 "files": {"model": "models/<stage>/<file or folder>", "all": [...]}}],
      "provenance": {...}}
 """
 
@@ -15,12 +16,29 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+from recipecc.bench.facts import describe_run, measurement_sentences
 from recipecc.plan.graph import Plan
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
 
 RESULTS_SCHEMA_VERSION = 1
-_PACKAGES = ("recipecc", "paddlepaddle", "paddleslim", "paddle2onnx", "numpy", "scikit-learn", "hydra-core")
+_PACKAGES = (
+    "recipecc",
+    "paddlepaddle",
+    "paddleslim",
+    "paddle2onnx",
+    "onnx",
+    "onnxruntime",
+    "tf2onnx",
+    "tensorflow",
+    "tf-keras",
+    "tensorflow-model-optimization",
+    "ai-edge-litert",
+    "ai-edge-quantizer",
+    "numpy",
+    "scikit-learn",
+    "hydra-core",
+)
 
 
 def _versions() -> dict[str, str]:
@@ -49,8 +67,9 @@ def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top
         for row in stage["latency"]
         if row["threads"] in base_latency and row["median_ms"] > 0
     }
-    return {
-        "quality_delta": stage["metrics"].get(metric, 0.0) - baseline["metrics"].get(metric, 0.0),
+    ours, theirs = stage["metrics"].get(metric), baseline["metrics"].get(metric)
+    return {  # a metric one of the two lacks has no delta (never a default of 0 or 1)
+        "quality_delta": ours - theirs if ours is not None and theirs is not None else None,
         **(
             {"top1_delta": stage["metrics"]["top1"] - baseline["metrics"]["top1"]}
             if "top1" in stage["metrics"] and "top1" in baseline["metrics"]
@@ -67,8 +86,12 @@ def assemble_results(
     outputs: Mapping[str, Mapping[str, Any]],
     resolved_recipe: Mapping[str, Any],
     pass_log: list[dict[str, Any]],
+    files: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The results document of one run, from the benchmark nodes' outputs."""
+    """The results document of one run, from the benchmark nodes' outputs.
+
+    ``files`` maps a stage to its deployable files in the run folder (``recipecc.deliver``): ``files.model``.
+    """
     stages: list[dict[str, Any]] = []
     for node in plan.bench_nodes:
         if node.id not in outputs:  # an optional stage that failed: listed under "failed"
@@ -83,6 +106,7 @@ def assemble_results(
                 "metrics": dict(out["metrics"]),
                 "latency": list(out["latency"]),
                 "model": dict(out.get("model", {})),
+                "files": dict((files or {}).get(str(node.stage), {})),
                 "cache_key": node.key,
                 **({"quality_note": note} if (note := plan.quality_notes.get(node.stage or "")) else {}),
             }
@@ -95,6 +119,7 @@ def assemble_results(
     failed = [{"node": e["node"], "pass": e["pass"], "error": e["failed"]} for e in pass_log if "failed" in e]
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
+        **describe_run(resolved_recipe, stages),
         "recipe": plan.recipe_name,
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
@@ -115,9 +140,7 @@ def assemble_results(
             "packages": _versions(),
             "host": host,
             "measurement": {
-                "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
-                "batch size 1, after untimed warmup calls; median and p90 of the timed calls",
-                "accuracy": "top-1 on the held-out split, computed with the same runtime that is timed",
+                **measurement_sentences(stages, metric),
                 "together": "every stage of a run is measured in that run, one after the other, so that they are "
                 "compared under the same conditions (a fully cached run reuses all its measurements)",
                 "size": "bytes on disk of the deployable model files (reports: 1 MB = 10^6 bytes)",
@@ -141,8 +164,8 @@ def _metric_drop(metric: str, stage: Mapping[str, Any], baseline: Mapping[str, A
         return None
     if metric in _ERROR_METRICS:
         return float(value)
-    reference = baseline["metrics"].get(metric, 1.0)  # top1_agreement, cosine, iou of the baseline with itself
-    return float(reference) - float(value)
+    reference = baseline["metrics"].get(metric)  # top1_agreement, cosine, iou: computed for the baseline too
+    return None if reference is None else float(reference) - float(value)
 
 
 def search_selection(

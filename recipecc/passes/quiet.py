@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 
-__all__ = ["quiet_native_stderr", "quiet_stdout"]
+__all__ = ["output_to_log", "quiet_native_stderr", "quiet_stdout"]
 
 
 @contextlib.contextmanager
@@ -53,3 +55,31 @@ def _quiet_fds(fds: tuple[int, ...]) -> Iterator[None]:
             os.dup2(copy, fd)
             os.close(copy)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def output_to_log(logger: logging.Logger, label: str) -> Iterator[None]:
+    """Send what a third-party call prints (Python and native stdout/stderr) to ``logger``, not the console.
+
+    ONNX Runtime's calibration prints progress ("Collecting tensor data and making histogram ...") with
+    ``print``; the user's console shows recipecc's own progress, the log keeps the tool's.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    python_out, python_err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            for fd in saved:
+                os.dup2(sink.fileno(), fd)
+            with contextlib.redirect_stdout(python_out), contextlib.redirect_stderr(python_err):
+                yield
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            text = python_out.getvalue() + python_err.getvalue() + sink.read().decode(errors="replace")
+            for line in text.splitlines():
+                if line.strip():
+                    logger.info("%s: %s", label, line)

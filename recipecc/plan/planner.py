@@ -29,7 +29,7 @@ __all__ = ["build_plan", "recipe_hash"]
 _BACKEND_DISTRIBUTIONS = {
     "paddle": ("paddlepaddle", "paddleslim"),
     "onnx": ("onnx", "onnxruntime"),
-    "tf": ("tensorflow-cpu", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert"),
+    "tf": ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert"),
 }
 
 

@@ -20,6 +20,13 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from recipecc.paths import recipes_dir, targets_dir
 from recipecc.recipe.errors import RecipeError, did_you_mean
+from recipecc.recipe.guard import (
+    check_cli_only,
+    check_known_keys,
+    check_no_resolvers,
+    check_overrides,
+    check_yaml_tree,
+)
 from recipecc.recipe.schema import RecipeConfig, TargetConfig
 
 __all__ = [
@@ -79,6 +86,7 @@ def hydra_context() -> Iterator[None]:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    check_yaml_tree([recipes_dir(), targets_dir()], primary=recipes_dir() / f"{PRIMARY_CONFIG}.yaml")
     register_configs()
     if GlobalHydra.instance().is_initialized():
         yield
@@ -105,6 +113,8 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
     """The fully composed recipe for ``overrides`` (``recipe=NAME target=NAME key=value ...``)."""
     from hydra import compose
 
+    check_overrides(overrides)
+    check_yaml_tree(_search_path_folders(overrides))
     with hydra_context():
         try:
             cfg = compose(config_name=PRIMARY_CONFIG, overrides=list(overrides))
@@ -113,7 +123,19 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
             if error.key is None:
                 error = _null_section(overrides) or error
             raise error from None
+    check_known_keys(cfg)
+    check_no_resolvers(cfg)
+    check_cli_only(cfg, OmegaConf.structured(RecipeConfig), overrides)
     return cfg
+
+
+def _search_path_folders(overrides: Sequence[str]) -> list[Path]:
+    """Folders added with ``hydra.searchpath=[file:///path]``: their YAML files are scanned like ours."""
+    folders: list[Path] = []
+    for override in overrides:
+        if override.lstrip("+").startswith("hydra.searchpath="):
+            folders += [Path(p) for p in re.findall(r"file://([^,\]\s'\"]+)", override)]
+    return folders
 
 
 # --- turning Hydra / OmegaConf failures into one clear message --------------------------------------------

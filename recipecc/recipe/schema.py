@@ -62,6 +62,9 @@ class ModelConfig:
     path: Optional[str] = None
     format: Optional[str] = None
     input_shape: Optional[list[int]] = None
+    #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the
+    #: command line may set it (a recipe file that does is refused)
+    trusted: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

@@ -7,9 +7,12 @@ its runtime run int8?) are legality checks and belong to the planner.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,29 +38,125 @@ from recipecc.recipe.catalog import (
     TFLITE_DELEGATES,
 )
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.files import check_dataset_root, check_model_path
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 
-__all__ = ["validate_recipe"]
+__all__ = ["BOUNDS", "Bound", "numeric_fields", "validate_recipe"]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range of a numeric field: ``low <= value <= high`` (``<`` where the side is open)."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def describe(self, key: str) -> str:
+        left = f"{self.low} {'<' if self.open_low else '<='} " if self.low is not None else ""
+        right = f" {'<' if self.open_high else '<='} {self.high}" if self.high is not None else ""
+        return f"{left}{key}{right}"
+
+
+_FRACTION = Bound(0.0, 1.0, open_low=True, open_high=True)
+_LR = Bound(0.0, 10.0, open_low=True)
+_EPOCHS = Bound(0, 10_000)
+_BATCH = Bound(1, 65_536)
+_COUNT = Bound(1, 10_000_000)
+_SEED = Bound(0, 2**32 - 1)
+
+
+def _quant_bounds(prefix: str) -> dict[str, Bound]:
+    return {
+        f"{prefix}.bits": Bound(8, 16),
+        f"{prefix}.batch_nums": Bound(1, 1_000_000),
+        f"{prefix}.batch_size": _BATCH,
+        f"{prefix}.epochs": Bound(1, 10_000),
+        f"{prefix}.lr": _LR,
+    }
+
+
+#: Every numeric field of the schema and its range; non-finite values (inf, nan) are refused everywhere.
+#: Keys are dotted paths; ``[]`` stands for any list index and ``*`` for any key of a free mapping.
+#: A new numeric field gets its line here (``tests/test_safety.py`` fails for a field without one).
+BOUNDS: dict[str, Bound] = {
+    "seed": _SEED,
+    "model.width": Bound(0.125, 4.0),
+    "model.num_classes": Bound(2, 100_000),
+    "model.input_shape[]": Bound(-1, 16_384),  # shape rules (-1 only for the batch) in _validate_shape
+    "model.train.epochs": _EPOCHS,
+    "model.train.lr": _LR,
+    "model.train.batch_size": _BATCH,
+    "model.train.weight_decay": Bound(0.0, 1.0, open_high=True),
+    "dataset.image_size": Bound(8, 1024),
+    "dataset.test_fraction": _FRACTION,
+    "dataset.seed": _SEED,
+    "dataset.size[]": Bound(1, 16_384),
+    "dataset.mean[]": Bound(-1e6, 1e6),
+    "dataset.std[]": Bound(0.0, 1e6, open_low=True),
+    "dataset.scale": Bound(0.0, 1e6, open_low=True),
+    "dataset.calibration_images": _COUNT,
+    "dataset.eval_images": _COUNT,
+    "dataset.max_images": Bound(50, 100_000_000),  # a stratified hold-out of all 10 digits
+    "strategy.prune.ratio": _FRACTION,
+    "strategy.prune.per_layer.*": _FRACTION,
+    "strategy.prune.frequency": Bound(1, 1_000_000),
+    "strategy.sensitivity.ratios[]": _FRACTION,
+    "strategy.sensitivity.value": _FRACTION,
+    "strategy.sensitivity.align": Bound(1, 4096),
+    "strategy.sensitivity.images": Bound(8, 10_000_000),
+    "strategy.finetune.epochs": _EPOCHS,
+    "strategy.finetune.lr": _LR,
+    "strategy.finetune.batch_size": _BATCH,
+    **_quant_bounds("strategy.quant"),
+    **_quant_bounds("strategy.search.candidates[]"),
+    "strategy.search.max_drop": Bound(0.0, 1.0),
+    "target.threads[]": Bound(1, 1024),
+    "bench.warmup": Bound(0, 10_000_000),
+    "bench.repeats": Bound(1, 100_000_000),
+    "bench.batch_size": _BATCH,
+}
+#: free mappings: their keys are user data (layer patterns), not schema fields
+_FREE_MAPPINGS = ("strategy.prune.per_layer",)
+#: a safe folder name: the run folder is runs/<name>/<time>
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def numeric_fields(value: Any, path: str = "") -> Iterator[tuple[str, str, float]]:
+    """``(path, pattern, value)`` for every number in a recipe (as a dict): ``pattern`` is its :data:`BOUNDS` key."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            full = f"{path}.{key}" if path else str(key)
+            if path in _FREE_MAPPINGS:
+                yield from ((p, f"{path}.*", v) for p, _, v in numeric_fields(child, full))
+            else:
+                yield from numeric_fields(child, full)
+    elif isinstance(value, (list, tuple)):
+        for index, child in enumerate(value):
+            yield from numeric_fields(child, f"{path}[{index}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, re.sub(r"\[\d+\]", "[]", path), value
+
+
+def _check_bounds(recipe: RecipeConfig) -> None:
+    for path, pattern, value in numeric_fields(asdict(recipe)):
+        key = re.sub(r"\[\d+\]$", "", path)  # a list of numbers is named as the list: target.threads = 0
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RecipeError(f"{key} = {value} is not a finite number", key=key, value=value, valid="a finite number")
+        bound = BOUNDS.get(pattern)
+        if bound is None:
+            continue
+        below = bound.low is not None and (value <= bound.low if bound.open_low else value < bound.low)
+        above = bound.high is not None and (value >= bound.high if bound.open_high else value > bound.high)
+        if below or above:
+            word = "out of range" if bound.open_low and bound.open_high else "too small" if below else "too large"
+            raise RecipeError(f"{key} = {value} is {word}", key=key, value=value, valid=bound.describe(key))
 
 
 def _choice(key: str, value: object, choices: Sequence[object]) -> None:
     if value not in choices:
         raise RecipeError.choice(key, value, [str(c) for c in choices])
-
-
-def _open_interval(key: str, value: float, low: float, high: float) -> None:
-    if not low < value < high:
-        raise RecipeError(f"{key} = {value} is out of range", key=key, value=value, valid=f"{low} < {key} < {high}")
-
-
-def _at_least(key: str, value: float, low: float) -> None:
-    if value < low:
-        raise RecipeError(f"{key} = {value} is too small", key=key, value=value, valid=f"{key} >= {low}")
-
-
-def _positive(key: str, value: float) -> None:
-    if not value > 0:
-        raise RecipeError(f"{key} = {value} must be positive", key=key, value=value, valid=f"{key} > 0")
 
 
 def _existing_path(key: str, value: str | None, *, required: bool) -> None:
@@ -73,15 +172,11 @@ def _existing_path(key: str, value: str | None, *, required: bool) -> None:
 
 def _validate_prune(prune: PruneConfig) -> None:
     _choice("strategy.prune.criterion", prune.criterion, PRUNE_CRITERIA)
-    _open_interval("strategy.prune.ratio", prune.ratio, 0.0, 1.0)
     if not prune.layers:
         raise RecipeError(
             "strategy.prune.layers is empty", key="strategy.prune.layers", valid="name patterns, e.g. ['*']"
         )
-    for pattern, ratio in prune.per_layer.items():
-        _open_interval(f"strategy.prune.per_layer.{pattern}", ratio, 0.0, 1.0)
     _choice("strategy.prune.schedule", prune.schedule, PRUNE_SCHEDULES)
-    _at_least("strategy.prune.frequency", prune.frequency, 1)
     if prune.block is not None:
         n, _, m = prune.block.partition(":")
         if not (n.isdigit() and m.isdigit() and 0 < int(n) < int(m)):
@@ -97,65 +192,58 @@ def _validate_quant(key: str, quant: QuantConfig) -> None:
     _choice(f"{key}.mode", quant.mode, QUANT_MODES)
     _choice(f"{key}.bits", quant.bits, QUANT_BITS)
     _choice(f"{key}.algo", quant.algo, QUANT_ALGOS)
-    _at_least(f"{key}.batch_nums", quant.batch_nums, 1)
-    _at_least(f"{key}.batch_size", quant.batch_size, 1)
     _choice(f"{key}.format", quant.format, QUANT_FORMATS)
     _choice(f"{key}.activation_type", quant.activation_type, QUANT_INT_TYPES)
     _choice(f"{key}.weight_type", quant.weight_type, QUANT_INT_TYPES)
     _choice(f"{key}.io_type", quant.io_type, QUANT_IO_TYPES)
-    _at_least(f"{key}.epochs", quant.epochs, 1)
-    _positive(f"{key}.lr", quant.lr)
 
 
 def _validate_shape(key: str, shape: Sequence[int] | None, length: int | None = None) -> None:
     if shape is None:
         return
-    if (length is not None and len(shape) != length) or any(d == 0 or d < -1 for d in shape):
+    batch_may_be_dynamic = length is None
+    bad = [d for i, d in enumerate(shape) if d < 1 and not (batch_may_be_dynamic and i == 0 and d == -1)]
+    elements = math.prod(abs(d) for d in shape)
+    if (length is not None and len(shape) != length) or bad or not shape or elements > 1 << 28:
         raise RecipeError(
             f"{key} = {list(shape)} is not a valid shape",
             key=key,
             value=list(shape),
-            valid=f"{length or 'some'} positive sizes (-1 only for a dynamic batch)",
+            valid=f"{length or 'some'} positive sizes"
+            + (" (-1 only for a dynamic batch, the first)" if batch_may_be_dynamic else "")
+            + f", at most {1 << 28:,} elements",
         )
 
 
 def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     """Check every value of a composed recipe; return it as a typed object. Raises :class:`RecipeError`."""
     recipe = cast(RecipeConfig, OmegaConf.to_object(cfg)) if isinstance(cfg, DictConfig) else cfg
+    if not _NAME.match(recipe.name):
+        raise RecipeError(
+            f"name = {recipe.name!r} is not a plain name (it becomes the run folder runs/<name>/)",
+            key="name",
+            value=recipe.name,
+            valid="letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters",
+        )
 
     model = recipe.model
     _choice("model.arch", model.arch, [*ARCHITECTURES, "file"])
-    _positive("model.width", model.width)
-    _at_least("model.num_classes", model.num_classes, 2)
     if model.framework is not None:
         _choice("model.framework", model.framework, sorted({f for a in ARCHITECTURES.values() for f in a.frameworks}))
     if model.format is not None:
         _choice("model.format", model.format, list(MODEL_FORMATS))
     _existing_path("model.path", model.path, required=model.arch == "file")
     _validate_shape("model.input_shape", model.input_shape)
-    _at_least("model.train.epochs", model.train.epochs, 0)
-    _positive("model.train.lr", model.train.lr)
-    _at_least("model.train.batch_size", model.train.batch_size, 1)
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
-    _at_least("model.train.weight_decay", model.train.weight_decay, 0)
 
     data = recipe.dataset
     _choice("dataset.name", data.name, list(DATASETS))
-    _at_least("dataset.image_size", data.image_size, 8)
-    _open_interval("dataset.test_fraction", data.test_fraction, 0.0, 1.0)
     _existing_path("dataset.root", data.root, required=data.name == "image_folder")
     _validate_shape("dataset.size", data.size, 2)
     _choice("dataset.layout", data.layout, LAYOUTS)
     _choice("dataset.color", data.color, COLORS)
-    _positive("dataset.scale", data.scale)
-    for index, std in enumerate(data.std):
-        _positive(f"dataset.std[{index}]", std)
     if len(data.mean) not in (1, 3) or len(data.std) not in (1, 3):
         raise RecipeError("dataset.mean / dataset.std need 1 or 3 values", key="dataset.mean", valid="1 or 3 values")
-    _at_least("dataset.calibration_images", data.calibration_images, 1)
-    _at_least("dataset.eval_images", data.eval_images, 1)
-    if data.max_images is not None:
-        _at_least("dataset.max_images", data.max_images, 50)  # a stratified hold-out of all 10 digits
 
     strategy = recipe.strategy
     if strategy.prune is not None:
@@ -164,16 +252,8 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         sens = strategy.sensitivity
         if not sens.ratios:
             raise RecipeError("strategy.sensitivity.ratios is empty", key="strategy.sensitivity.ratios")
-        for ratio in sens.ratios:
-            _open_interval("strategy.sensitivity.ratios", ratio, 0.0, 1.0)
         _choice("strategy.sensitivity.target", sens.target, SENSITIVITY_TARGETS)
-        _open_interval("strategy.sensitivity.value", sens.value, 0.0, 1.0)
-        _at_least("strategy.sensitivity.align", sens.align, 1)
-        _at_least("strategy.sensitivity.images", sens.images, 8)
     if strategy.finetune is not None:
-        _at_least("strategy.finetune.epochs", strategy.finetune.epochs, 0)
-        _positive("strategy.finetune.lr", strategy.finetune.lr)
-        _at_least("strategy.finetune.batch_size", strategy.finetune.batch_size, 1)
         _choice("strategy.finetune.optimizer", strategy.finetune.optimizer, FINETUNE_OPTIMIZERS)
     if strategy.quant is not None:
         _validate_quant("strategy.quant", strategy.quant)
@@ -185,20 +265,19 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         for index, candidate in enumerate(strategy.search.candidates):
             _validate_quant(f"strategy.search.candidates[{index}]", candidate)
         _choice("strategy.search.metric", strategy.search.metric, ["top1", *FIDELITY_METRICS])
-        _at_least("strategy.search.max_drop", strategy.search.max_drop, 0)
 
     target = recipe.target
     _choice("target.runtime", target.runtime, list(RUNTIMES))
     if not target.threads:
         raise RecipeError("target.threads is empty", key="target.threads", valid="a list of thread counts >= 1")
-    for threads in target.threads:
-        _at_least("target.threads", threads, 1)
     _choice("target.graph_optimization", target.graph_optimization, GRAPH_OPTIMIZATION_LEVELS)
     _choice("target.delegate", target.delegate, TFLITE_DELEGATES)
 
-    _at_least("bench.warmup", recipe.bench.warmup, 0)
-    _at_least("bench.repeats", recipe.bench.repeats, 1)
-    _at_least("bench.batch_size", recipe.bench.batch_size, 1)
     for metric in recipe.bench.metrics:
         _choice("bench.metrics", metric, FIDELITY_METRICS)
+    _check_bounds(recipe)
+    if model.path is not None:
+        check_model_path("model.path", model.path, trusted=model.trusted)
+    if data.name == "image_folder" and data.root is not None:
+        check_dataset_root("dataset.root", data.root)
     return recipe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FILTERS", "human_size", "percent", "signed_points", "speed"]
+__all__ = ["FILTERS", "human_size", "percent", "signed_points", "size_change", "speed"]
 
 
 def human_size(size: float) -> str:
@@ -14,13 +14,25 @@ def human_size(size: float) -> str:
     return f"{int(size)} B"
 
 
-def percent(value: float, digits: int = 2) -> str:
-    return f"{value * 100:.{digits}f}%"
+def percent(value: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage; ``n/a`` for a metric the stage does not have (never a default value)."""
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def signed_points(delta: float, digits: int = 2) -> str:
+def signed_points(delta: float | None, digits: int = 2) -> str:
     """An accuracy delta in percentage points, always signed: ``+0.28%`` / ``-0.56%``."""
-    return f"{delta * 100:+.{digits}f}%"
+    return "n/a" if delta is None else f"{delta * 100:+.{digits}f}%"
+
+
+def size_change(ratio: float | None) -> str:
+    """Baseline size / stage size in words: ``3.1x smaller``, ``1.20x LARGER`` or ``same size``."""
+    if ratio is None:
+        return ""
+    if round(ratio, 2) == 1.0:
+        return "same size"
+    if ratio > 1.0:
+        return f"{ratio:.1f}x smaller"
+    return f"{1 / ratio:.2f}x LARGER"
 
 
 def speed(speedup: float | None) -> str:
@@ -32,4 +44,10 @@ def speed(speedup: float | None) -> str:
     return f"{1 / speedup:.2f}x SLOWER"
 
 
-FILTERS = {"human_size": human_size, "percent": percent, "signed_points": signed_points, "speed": speed}
+FILTERS = {
+    "human_size": human_size,
+    "percent": percent,
+    "signed_points": signed_points,
+    "size_change": size_change,
+    "speed": speed,
+}

@@ -17,7 +17,10 @@ from recipecc.paths import templates_dir
 from recipecc.report.formatting import FILTERS
 from recipecc.report.plots import latency_size_plot, sensitivity_plot
 
-__all__ = ["render_reports", "write_atomic"]
+__all__ = ["HTML_TEMPLATE_SUFFIXES", "render_reports", "write_atomic"]
+
+#: template names ending so are rendered with autoescape on (``select_autoescape`` matches the whole suffix)
+HTML_TEMPLATE_SUFFIXES = ("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -29,7 +32,8 @@ def write_atomic(path: Path, text: str) -> None:
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(templates_dir())),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        # every HTML template is escaped: recipe text (description, layer patterns, errors) is someone else's
+        autoescape=select_autoescape(enabled_extensions=HTML_TEMPLATE_SUFFIXES, default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -12,6 +12,8 @@ import io
 import os
 from typing import Any
 
+import onnx
+
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 
 __all__ = ["run"]
@@ -27,6 +29,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     import tf_keras
 
     from recipecc.passes.onnx.common import describe
+    from recipecc.passes.onnx.graph_stats import graph_stats
 
     source = ctx.input("model")
     meta = read_artifact(source)
@@ -41,8 +44,10 @@ def run(ctx: PassContext) -> dict[str, Any]:
             model, input_signature=signature, opset=opset, output_path=str(ctx.out_dir / MODEL_FILE)
         )
     keep = ("arch", "width", "num_classes", "params")
+    converted = onnx.load(str(ctx.out_dir / MODEL_FILE))
     return {
         **{k: meta[k] for k in keep if k in meta},
+        "flops": graph_stats(converted)["flops"],
         **describe(ctx.out_dir),
         "precision": "fp32",
         "conversion": {"tool": f"tf2onnx {tf2onnx.__version__}", "from": "keras", "opset": opset},

@@ -16,6 +16,7 @@ import onnx
 
 from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.onnx.common import describe, opset_of, save_model
+from recipecc.passes.onnx.graph_stats import graph_stats
 
 __all__ = ["run"]
 
@@ -86,7 +87,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         init.data_location == onnx.TensorProto.EXTERNAL
         for init in onnx.load(str(path), load_external_data=False).graph.initializer
     )
-    meta = describe(ctx.out_dir, source=str(path))
+    meta = describe(ctx.out_dir, source=str(path), **graph_stats(model))
     dynamic = [d for d in meta["input_shape"] if not isinstance(d, int)]
     return {
         **meta,

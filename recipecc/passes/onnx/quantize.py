@@ -18,6 +18,7 @@ matched against node names (``fnmatch``); the names that matched are recorded.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,11 @@ from numpy.typing import NDArray
 from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.common import MODEL_FILE, describe, op_histogram, source_model
+from recipecc.passes.quiet import output_to_log
 
 __all__ = ["run"]
+
+log = logging.getLogger(__name__)
 
 
 def _calibration_reader(images: NDArray[Any], input_name: str, batch: int) -> Any:
@@ -125,20 +129,22 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 "entropy": CalibrationMethod.Entropy,
                 "percentile": CalibrationMethod.Percentile,
             }
-            quantize_static(
-                str(path),
-                str(out),
-                _calibration_reader(images, str(meta["input_name"]), batch),
-                quant_format=QuantFormat.QDQ if p["format"] == "qdq" else QuantFormat.QOperator,
-                activation_type=types[str(p["activation_type"])],
-                calibrate_method=methods[str(p["algo"])],
-                **common,
-            )
+            with output_to_log(log, "onnxruntime.quantization"):
+                quantize_static(
+                    str(path),
+                    str(out),
+                    _calibration_reader(images, str(meta["input_name"]), batch),
+                    quant_format=QuantFormat.QDQ if p["format"] == "qdq" else QuantFormat.QOperator,
+                    activation_type=types[str(p["activation_type"])],
+                    calibrate_method=methods[str(p["algo"])],
+                    **common,
+                )
             facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": p["algo"]}
             calibration = {"images": len(images), "algo": p["algo"], "per_channel_weights": bool(p["per_channel"])}
             facts["calibration"] = calibration
         elif mode == "ptq_dynamic":
-            quantize_dynamic(str(path), str(out), **common)
+            with output_to_log(log, "onnxruntime.quantization"):
+                quantize_dynamic(str(path), str(out), **common)
             facts |= {"format": "dynamic (activations quantized at run time)"}
         else:
             raise PassFailure(f"strategy.quant.mode '{mode}' is not an ONNX Runtime quantization mode")

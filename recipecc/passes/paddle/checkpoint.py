@@ -14,10 +14,11 @@ from typing import Any
 import paddle
 from paddle import nn
 
-from recipecc.passes.base import read_artifact
+from recipecc.common.weights import UnsafeWeights, load_weights
+from recipecc.passes.base import PassFailure, read_artifact
 from recipecc.passes.paddle.models import build_model
 
-__all__ = ["MODEL_FACTS", "apply_pruning", "load_model", "make_pruner", "model_spec", "save_model"]
+__all__ = ["MODEL_FACTS", "apply_pruning", "load_model", "load_state", "make_pruner", "model_spec", "save_model"]
 
 #: facts about a network that travel with it from pass to pass (export, QAT) up to the report
 MODEL_FACTS = (
@@ -82,15 +83,38 @@ def _drop_restore_backups(model: nn.Layer) -> None:
             del layer._buffers[name]
 
 
+def load_state(model: nn.Layer, path: Path, *, what: str, trusted: bool = False) -> None:
+    """Load weights into ``model``: arrays only (no pickle code runs), and every tensor must fit exactly.
+
+    ``set_state_dict`` alone skips what it cannot match and keeps the random initial values: a checkpoint of
+    another width or class count would then be "loaded" and give random results.
+    """
+    try:
+        state: dict[str, Any] = load_weights(path)
+    except UnsafeWeights as exc:
+        if not trusted:
+            raise PassFailure(f"{what} '{path}' is refused: {exc}") from None
+        state = paddle.load(str(path))  # the user vouched for this file on the command line
+    expected = {name: list(tensor.shape) for name, tensor in model.state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(n for n in set(expected) & set(state) if list(state[n].shape) != expected[n])
+    if missing or unexpected or wrong:
+        parts = [f"missing {missing[:5]}" if missing else "", f"unexpected {unexpected[:5]}" if unexpected else ""]
+        parts += [f"{n}: {list(state[n].shape)} where the network has {expected[n]}" for n in wrong[:3]]
+        raise PassFailure(f"{what} '{path}' does not fit the network: " + "; ".join(p for p in parts if p))
+    model.set_state_dict(state)
+
+
 def load_model(folder: Path) -> tuple[nn.Layer, dict[str, Any]]:
     """The network stored in a dygraph artifact folder, in eval mode, with its spec."""
     spec = model_spec(read_artifact(folder))
     model = build_model(spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"])
     pruning = spec.get("pruning")
     if pruning:
-        model.set_state_dict(paddle.load(str(folder / BASE_WEIGHTS)))
+        load_state(model, folder / BASE_WEIGHTS, what="cached weights")
         apply_pruning(model, spec["input_shape"], pruning["criterion"], pruning["ratios"])
-    model.set_state_dict(paddle.load(str(folder / WEIGHTS)))
+    load_state(model, folder / WEIGHTS, what="cached weights")
     model.eval()
     return model, spec
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib  # noqa: F401  - before paddle
+from pathlib import Path
 from typing import Any
 
 import paddle
 
 from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
-from recipecc.passes.paddle.checkpoint import save_model
+from recipecc.passes.paddle.checkpoint import load_state, save_model
 from recipecc.passes.paddle.models import build_model, describe
 from recipecc.passes.paddle.training import recalibrate_batch_norm, train_epochs
 
@@ -28,13 +29,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
         raise PassFailure(str(exc)) from None
     origin = "trained here"
     if p.get("checkpoint"):
-        state = paddle.load(str(p["checkpoint"]))
-        missing, _ = model.set_state_dict(state)  # the keys it could not match, then the unexpected ones
-        if missing:
-            raise PassFailure(
-                f"model.path '{p['checkpoint']}' does not fit {p['arch']} (width {p['width']}, "
-                f"{p['num_classes']} classes): missing {list(missing)[:5]}"
-            )
+        what = f"model.path ({p['arch']}, width {p['width']}, {p['num_classes']} classes)"
+        load_state(model, Path(str(p["checkpoint"])), what=what, trusted=bool(p.get("trusted")))
         origin = f"weights from {p['checkpoint']}"
     history: list[dict[str, float]] = []
     if int(p["epochs"]) > 0:

@@ -84,6 +84,8 @@ def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
                 valid="a .pdparams checkpoint, or model.arch=file for an inference model",
             )
         params |= {"checkpoint": model.path, "checkpoint_fingerprint": fingerprint_path(model.path), "epochs": 0}
+        if model.trusted:  # the command line vouched for a pickle that is more than arrays
+            params["trusted"] = True
         b.check("model", "ok", f"{model.arch} with weights from {model.path} (not trained here)")
     else:
         warn_untrained(b)

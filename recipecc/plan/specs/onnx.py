@@ -13,8 +13,10 @@ SPECS = (
         "onnx",
         "recipecc.passes.onnx.load:run",
         "onnx",
-        "Copy a user's ONNX file (with external data) into the cache, fix dynamic input dims, record its I/O",
+        "Copy a user's ONNX file (with external data) into the cache, fix dynamic input dims, record its I/O, "
+        "parameters and multiply-adds",
         _TOOLS,
+        version=2,
     ),
     PassSpec(
         "paddle.to_onnx",
@@ -30,7 +32,8 @@ SPECS = (
         "recipecc.passes.onnx.from_keras:run",
         "onnx",
         "Convert a Keras model (NHWC input kept) to ONNX with tf2onnx",
-        ("tensorflow-cpu", "tf-keras", "tf2onnx", "onnx"),
+        ("tensorflow", "tf-keras", "tf2onnx", "onnx"),
+        version=2,
     ),
     PassSpec(
         "onnx.opset_upgrade",

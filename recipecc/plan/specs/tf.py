@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from recipecc.plan.spec import PassSpec
 
-_TOOLS = ("tensorflow-cpu", "tf-keras", "numpy")
+_TOOLS = ("tensorflow", "tf-keras", "numpy")
 _TFMOT = (*_TOOLS, "tensorflow-model-optimization")
 
 SPECS = (

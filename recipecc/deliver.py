@@ -1,0 +1,97 @@
+"""Put the deployable model of every stage into the run folder: ``models/<stage>/<files>``.
+
+The cache keeps artifacts under content hashes, where nobody would look for "my int8 model". Each stage's files
+are hard-linked from the cache (no extra disk space; a copy when the cache is on another file system), so the
+run folder is self-contained and survives a cleaned cache. ``files.model`` in ``results.json`` names the file
+(a one-file model: ``.onnx``, ``.tflite``) or the folder (a Paddle inference model, ONNX with external data),
+relative to the run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from recipecc.plan.cache import ArtifactCache
+from recipecc.plan.graph import Plan
+
+__all__ = ["MODELS_DIR", "deliver_models", "deployable_files"]
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = "models"
+
+
+def deployable_files(meta: Mapping[str, Any]) -> list[str]:
+    """The files a user deploys, relative to the artifact folder.
+
+    ``deployable_files`` when a pass measures a different twin than it ships (Paddle weight-only: the dequantized
+    twin is measured, the int8-weight model is shipped), else ``model_files``.
+    """
+    files = meta.get("deployable_files") or meta.get("model_files") or []
+    return [str(name) for name in files]
+
+
+def _place(source: Path, target: Path) -> str:
+    """Hard-link ``source`` to ``target`` (copy across file systems); returns how."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    try:
+        os.link(source, target)
+        return "hard link"
+    except OSError:
+        shutil.copy2(source, target)
+        return "copy"
+
+
+def _place_tree(source: Path, target: Path) -> str:
+    ways = {_place(item, target / item.relative_to(source)) for item in sorted(source.rglob("*")) if item.is_file()}
+    return "copy" if "copy" in ways else "hard link"
+
+
+def deliver_models(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Link each measured stage's deployable files into ``run_dir/models/<stage>/``; returns ``files`` by stage.
+
+    A stage whose model pass failed (optional search candidates) has nothing to deliver and is left out.
+    """
+    cache = ArtifactCache(plan.cache_root)
+    delivered: dict[str, dict[str, Any]] = {}
+    for node in plan.bench_nodes:
+        source_id = node.inputs.get("model")
+        if node.id not in outputs or source_id is None or source_id not in outputs:
+            continue
+        source_dir = cache.path(plan.node(source_id).key)
+        names = deployable_files(outputs[source_id])
+        if not names:
+            continue
+        stage_dir = run_dir / MODELS_DIR / str(node.stage)
+        if stage_dir.exists():
+            shutil.rmtree(stage_dir)
+        ways: set[str] = set()
+        placed: list[str] = []
+        for name in names:
+            source = source_dir / name
+            target = stage_dir / Path(name).name
+            if source.is_dir():
+                ways.add(_place_tree(source, target))
+            elif source.is_file():
+                ways.add(_place(source, target))
+            else:
+                log.warning("stage %s: %s is missing from its cache entry %s", node.stage, name, source_dir)
+                continue
+            placed.append(target.relative_to(run_dir).as_posix())
+        if not placed:
+            continue
+        single = len(placed) == 1
+        delivered[str(node.stage)] = {
+            "model": placed[0] if single else stage_dir.relative_to(run_dir).as_posix(),
+            "all": placed,
+            "from_cache": source_dir.as_posix(),
+            "placed_by": "copy" if "copy" in ways else "hard link",
+        }
+    return delivered

@@ -1,0 +1,266 @@
+"""YOLOv3 with a MobileNetV1 or ResNet34 backbone, built from paddle.vision parts (PaddleDetection's layout).
+
+The architecture follows PaddleDetection's ``yolov3_mobilenet_v1`` / ``yolov3_r34`` configs (YOLOv3FPN neck,
+YOLOv3Head): backbone features at strides 8 / 16 / 32 (MobileNetV1: 256 / 512 / 1024 channels after ``conv4_1``,
+``conv5_5`` and ``conv6``; ResNet34: 128 / 256 / 512 after ``layer2..4``); per level, deepest first, a detection block
+of 1x1/3x3 convs with ``512 // 2**i`` channels, a 1x1 transition + 2x nearest upsampling concatenated with the
+next backbone feature, and a 1x1 output conv of ``3 * (5 + classes)`` channels. At 608x608 with 80 classes this
+is PaddleDetection's model: 24.4 M parameters with MobileNetV1 (97.7 MB fp32), 42.3 M with ResNet34.
+
+The network's outputs are the three raw head maps (a multi-output model): decoding (Paddle's ``yolo_box``
+semantics) and multi-class NMS run after inference, in numpy (``recipecc.tasks``/``decode_yolo``), so every runtime
+and every compressed variant (pruned, int8, ONNX) is decoded identically, and quantization never touches NMS.
+Training uses Paddle's fused ``yolo_loss`` op (PaddleDetection's YOLOv3 loss: sigmoid CE on x/y, objectness and
+classes, L1 on w/h, ignore threshold 0.7).
+
+Anchors are COCO's k-means anchors for a 608x608 input, scaled with the input size (``model.input_size``), so a
+smaller input keeps the anchors in proportion to the image.
+"""
+
+from __future__ import annotations
+
+import zlib  # noqa: F401  - before paddle, see recipecc.passes.paddle
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import paddle
+from numpy.typing import NDArray
+from paddle import nn
+from paddle.nn import functional as F
+
+__all__ = [
+    "ANCHORS_608",
+    "ANCHOR_MASKS",
+    "DOWNSAMPLE",
+    "YOLOv3",
+    "anchors_for",
+    "yolo_loss",
+]
+
+#: COCO anchors (w, h) in pixels of a 608x608 input, PaddleDetection's ``yolov3`` configs
+ANCHORS_608 = (
+    (10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119), (116, 90), (156, 198), (373, 326),
+)  # fmt: skip
+#: which anchors each output level uses, deepest (stride 32) first
+ANCHOR_MASKS = ((6, 7, 8), (3, 4, 5), (0, 1, 2))
+DOWNSAMPLE = (32, 16, 8)
+#: the layer paths of the output convolutions: their channels are predictions, so pruning must leave them whole
+OUTPUT_LAYERS = ("head.out0", "head.out1", "head.out2")
+
+
+def anchors_for(input_size: int) -> list[tuple[float, float]]:
+    """The anchors in pixels of an ``input_size`` square input (COCO's at 608, scaled)."""
+    scale = input_size / 608.0
+    return [(w * scale, h * scale) for w, h in ANCHORS_608]
+
+
+class ConvBN(nn.Layer):  # type: ignore[misc]
+    """Conv (no bias) + BatchNorm + LeakyReLU(0.1), PaddleDetection's ConvBNLayer for the YOLOv3 neck."""
+
+    def __init__(self, cin: int, cout: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, kernel, padding=kernel // 2, bias_attr=False)
+        self.bn = nn.BatchNorm2D(cout)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return F.leaky_relu(self.bn(self.conv(x)), 0.1)
+
+
+class DetectionBlock(nn.Layer):  # type: ignore[misc]
+    """YOLODetBlock: 1x1 / 3x3 / 1x1 / 3x3 / 1x1 (the route) then a 3x3 (the tip the head reads)."""
+
+    def __init__(self, cin: int, channels: int) -> None:
+        super().__init__()
+        self.conv0 = ConvBN(cin, channels, 1)
+        self.conv1 = ConvBN(channels, channels * 2, 3)
+        self.conv2 = ConvBN(channels * 2, channels, 1)
+        self.conv3 = ConvBN(channels, channels * 2, 3)
+        self.route = ConvBN(channels * 2, channels, 1)
+        self.tip = ConvBN(channels, channels * 2, 3)
+
+    def forward(self, x: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+        route = self.route(self.conv3(self.conv2(self.conv1(self.conv0(x)))))
+        return route, self.tip(route)
+
+
+class MobileNetV1Features(nn.Layer):  # type: ignore[misc]
+    """paddle.vision's MobileNetV1 without its classifier, returning the stride 8 / 16 / 32 features."""
+
+    TAPS = (4, 10, 12)  # indices in the depthwise-separable stack: conv4_1, conv5_5, conv6
+
+    def __init__(self, width: float) -> None:
+        super().__init__()
+        from paddle.vision.models import MobileNetV1
+
+        net = MobileNetV1(scale=width, num_classes=-1, with_pool=False)
+        self.conv1 = net.conv1
+        self.blocks = nn.LayerList(net.dwsl)
+        self.channels = tuple(int(c * width) for c in (256, 512, 1024))
+
+    def forward(self, x: paddle.Tensor) -> list[paddle.Tensor]:
+        x = self.conv1(x)
+        features = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in self.TAPS:
+                features.append(x)
+        return features
+
+
+class ResNet34Features(nn.Layer):  # type: ignore[misc]
+    """paddle.vision's ResNet34 without its classifier, returning ``layer2`` / ``layer3`` / ``layer4``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from paddle.vision.models import resnet34
+
+        net = resnet34(pretrained=False, num_classes=-1, with_pool=False)
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self.channels = (128, 256, 512)
+
+    def forward(self, x: paddle.Tensor) -> list[paddle.Tensor]:
+        c2 = self.layer1(self.stem(x))
+        c3 = self.layer2(c2)
+        c4 = self.layer3(c3)
+        return [c3, c4, self.layer4(c4)]
+
+
+class YOLOv3Neck(nn.Layer):  # type: ignore[misc]
+    """YOLOv3FPN: detection blocks deepest first, each route upsampled into the next shallower level."""
+
+    def __init__(self, in_channels: Sequence[int], width: float = 1.0) -> None:
+        super().__init__()
+        deepest_first = list(reversed(in_channels))
+        self.blocks = nn.LayerList()
+        self.transitions = nn.LayerList()
+        self.out_channels: list[int] = []
+        route_channels = 0
+        for level, cin in enumerate(deepest_first):
+            channels = max(8, int(512 * width)) // (2**level)
+            self.blocks.append(DetectionBlock(cin + route_channels, channels))
+            self.out_channels.append(channels * 2)
+            if level < len(deepest_first) - 1:
+                self.transitions.append(ConvBN(channels, channels // 2, 1))
+                route_channels = channels // 2
+
+    def forward(self, features: list[paddle.Tensor]) -> list[paddle.Tensor]:
+        outputs = []
+        route = None
+        for level, feature in enumerate(reversed(features)):
+            if route is not None:
+                feature = paddle.concat([route, feature], axis=1)
+            route, tip = self.blocks[level](feature)
+            outputs.append(tip)
+            if level < len(self.transitions):
+                route = F.interpolate(self.transitions[level](route), scale_factor=2.0, mode="nearest")
+        return outputs
+
+
+class YOLOv3Head(nn.Layer):  # type: ignore[misc]
+    """One 1x1 conv (with bias) per level: ``3 * (5 + num_classes)`` channels (x, y, w, h, objectness, classes)."""
+
+    def __init__(self, in_channels: Sequence[int], num_classes: int) -> None:
+        super().__init__()
+        for level, cin in enumerate(in_channels):
+            self.add_sublayer(f"out{level}", nn.Conv2D(cin, 3 * (5 + num_classes), 1))
+
+    def forward(self, tips: list[paddle.Tensor]) -> list[paddle.Tensor]:
+        return [getattr(self, f"out{level}")(tip) for level, tip in enumerate(tips)]
+
+
+class YOLOv3(nn.Layer):  # type: ignore[misc]
+    """YOLOv3 (backbone ``mobilenet_v1`` or ``resnet34``): an image batch in, the three raw head maps out.
+
+    ``width`` scales the MobileNetV1 backbone and the neck alike (1.0 is the reference model; the offline demo uses
+    a narrower one so that training from scratch fits in minutes on a laptop CPU).
+    ``fixed_output_layers`` names the convolutions whose output channels are predictions (pruning skips them).
+    """
+
+    fixed_output_layers = OUTPUT_LAYERS
+
+    def __init__(self, backbone: str, num_classes: int, width: float = 1.0) -> None:
+        super().__init__()
+        if backbone == "mobilenet_v1":
+            self.backbone: nn.Layer = MobileNetV1Features(width)
+        elif backbone == "resnet34":
+            if width != 1.0:
+                raise ValueError("yolov3_r34 has no width multiplier: use model.width=1.0")
+            self.backbone = ResNet34Features()
+        else:
+            raise ValueError(f"YOLOv3 has no backbone '{backbone}' (mobilenet_v1, resnet34)")
+        self.num_classes = num_classes
+        self.neck = YOLOv3Neck(self.backbone.channels, width)
+        self.head = YOLOv3Head(self.neck.out_channels, num_classes)
+
+    def forward(self, image: paddle.Tensor) -> list[paddle.Tensor]:
+        outputs: list[paddle.Tensor] = self.head(self.neck(self.backbone(image)))
+        return outputs
+
+
+def yolo_loss(
+    outputs: Sequence[paddle.Tensor],
+    gt_box: paddle.Tensor,
+    gt_label: paddle.Tensor,
+    num_classes: int,
+    input_size: int,
+) -> paddle.Tensor:
+    """The YOLOv3 loss of a batch, summed over the three levels and averaged over images.
+
+    ``gt_box`` is ``[N, B, 4]`` centre x, centre y, width, height normalised to the input (zero rows pad), and
+    ``gt_label`` ``[N, B]`` int32 class indices.
+    """
+    anchors = [round(v) for pair in anchors_for(input_size) for v in pair]
+    anchors = [max(v, 1) for v in anchors]
+    total = None
+    for output, mask, stride in zip(outputs, ANCHOR_MASKS, DOWNSAMPLE, strict=True):
+        loss = paddle.vision.ops.yolo_loss(
+            output,
+            gt_box,
+            gt_label,
+            anchors=anchors,
+            anchor_mask=list(mask),
+            class_num=num_classes,
+            ignore_thresh=0.7,
+            downsample_ratio=stride,
+            use_label_smooth=False,
+        )
+        level = paddle.mean(loss)
+        total = level if total is None else total + level
+    assert total is not None
+    return total
+
+
+def targets(
+    boxes: Sequence[NDArray[np.float32]],
+    labels: Sequence[NDArray[np.int64]],
+    sizes: Sequence[tuple[int, int]],
+    max_boxes: int,
+) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
+    """Ground truth as ``yolo_loss`` takes it: normalised centre boxes ``[N, max_boxes, 4]``, labels ``[N, max_boxes]``.
+
+    ``boxes`` are pixel ``[x0, y0, x1, y1]`` in each original image of (width, height) ``sizes``.
+    """
+    gt_box = np.zeros((len(boxes), max_boxes, 4), dtype=np.float32)
+    gt_label = np.zeros((len(boxes), max_boxes), dtype=np.int32)
+    for i, (b, lab, (width, height)) in enumerate(zip(boxes, labels, sizes, strict=True)):
+        b = b[:max_boxes]
+        if not len(b):
+            continue
+        gt_box[i, : len(b), 0] = (b[:, 0] + b[:, 2]) / 2 / width
+        gt_box[i, : len(b), 1] = (b[:, 1] + b[:, 3]) / 2 / height
+        gt_box[i, : len(b), 2] = (b[:, 2] - b[:, 0]) / width
+        gt_box[i, : len(b), 3] = (b[:, 3] - b[:, 1]) / height
+        gt_label[i, : len(b)] = lab[:max_boxes]
+    return gt_box, gt_label
+
+
+def describe_yolov3(backbone: str, num_classes: int, input_size: int, width: float = 1.0) -> dict[str, Any]:
+    """Parameters, fp32 bytes of the weights and multiply-adds of a YOLOv3 at a square ``input_size``."""
+    from recipecc.passes.paddle.models import describe
+
+    model = YOLOv3(backbone, num_classes, width)
+    facts = describe(model, [3, input_size, input_size])
+    facts["fp32_bytes"] = 4 * facts["params"]
+    return facts

@@ -1,0 +1,72 @@
+"""Every sentence of a report comes from what the run recorded: a ``model=file`` run checked against results.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from onnx_models import conv_model
+
+from recipecc.bench.facts import describe_run, measurement_sentences
+from recipecc.engine import run_recipe
+from recipecc.recipe import compose_recipe, validate_recipe
+from recipecc.report.formatting import size_change
+
+
+def test_size_change_never_calls_a_larger_file_smaller() -> None:
+    assert size_change(3.14) == "3.1x smaller"
+    assert size_change(0.8) == "1.25x LARGER"
+    assert size_change(1.001) == "same size"
+
+
+def test_title_names_the_file_and_sentences_follow_the_rows() -> None:
+    recipe = {
+        "name": "digits_prune_quant",
+        "model": {"arch": "file", "path": "/models/det.onnx", "format": None},
+        "strategy": {"name": "int8"},
+        "target": {"name": "host_ort", "description": "ONNX Runtime on the host CPU"},
+        "dataset": {"name": "image_folder", "root": "/data/pages"},
+    }
+    stages = [
+        {"name": "baseline", "precision": "fp32", "latency": [{"batch_size": 4}]},
+        {"name": "int8", "precision": "int8", "latency": [{"batch_size": 4}]},
+    ]
+    described = describe_run(recipe, stages)
+    assert described["title"] == "det.onnx · int8 on host_ort"
+    assert "Digits" not in described["description"] and "baseline (fp32) -> int8 (int8)" in described["description"]
+    sentences = measurement_sentences(stages, "cosine")
+    assert "batch size 4" in sentences["latency"] and "top-1" not in sentences["accuracy"]
+
+
+@pytest.mark.backend
+def test_a_model_file_report_states_what_results_json_records(tmp_path: Path, image_dir: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    model = conv_model(tmp_path / "tiny_detector.onnx", opset=13, size=16)
+    overrides = [
+        f"cache_dir={tmp_path / 'cache'}", "bench.warmup=2", "bench.repeats=10", "target=host_ort", "model=file",
+        f"model.path={model}", "strategy=quant", "dataset=image_folder", f"dataset.root={image_dir}",
+        "dataset.size=[16,16]", "dataset.calibration_images=12", "dataset.eval_images=12", "bench.batch_size=1",
+    ]  # fmt: skip
+    outcome = run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
+    results = json.loads((outcome.run_dir / "results.json").read_text())
+    report = (outcome.run_dir / "report.md").read_text()
+    html = (outcome.run_dir / "report.html").read_text()
+
+    assert report.splitlines()[0] == f"# {results['title']}" and "tiny_detector.onnx" in results["title"]
+    assert "Digits CNN" not in report and "tiny_detector.onnx" in html.split("</h1>")[0]
+    assert "on this CPU" not in report and "here;" not in report and "5.6x" not in report
+    for stage in results["stages"]:
+        assert (outcome.run_dir / stage["files"]["model"]).is_file()
+        assert f"[{stage['files']['model']}]({stage['files']['model']})" in report
+        # parameters and multiply-adds come from the ONNX graph: 16*3*9+16 + 32*16*9+32 + 2*32+2 weights
+        assert stage["model"]["params"] == 5154 and f"{stage['model']['params']:,}" in report
+        assert stage["model"]["flops"] == 16 * 16 * 16 * 27 + 8 * 8 * 32 * 144 + 64
+    batches = {row["batch_size"] for s in results["stages"] for row in s["latency"]}
+    assert f"batch size {batches.pop()}" in results["provenance"]["measurement"]["latency"]
+    assert results["provenance"]["packages"]["onnxruntime"]
+    ratio = results["stages"][1]["vs_baseline"]["size_ratio"]
+    assert (f"{ratio:.1f}x smaller" in report) == (ratio > 1)
+    shown = re.findall(r"\| (\d+\.\d\d)% \|", report)  # the baseline's top-1, as recorded
+    assert shown and float(shown[0]) == pytest.approx(results["stages"][0]["metrics"]["top1"] * 100, abs=0.01)
