@@ -2,8 +2,9 @@
 
 The rule it checks is the compiler's promise: a plan either runs or is refused at plan time (exit 2, one message).
 Recipes and targets are discovered from ``recipes/recipe/*.yaml`` and ``targets/*.yaml``, so a new one joins the
-matrix by existing. A target whose device is not this host may be refused by ``run`` (exit 2, before any pass
-starts); every other accepted pair must run to a report.
+matrix by existing. A target measured on a remote device over SSH may be refused by ``run`` when the device cannot
+be reached (exit 2, before any pass starts); every other accepted pair (this host, or a device whose latency is
+estimated) must run to a report.
 
 Smoke size comes from overrides, never from editing the recipe: one epoch wherever a recipe trains, the smallest
 image the architecture takes, 100 digits, a narrow network where the architecture has a width, three timed
@@ -43,7 +44,8 @@ class PairOutcome:
     #: None when not run; "ok" | "refused" (RecipeError, exit 2) | "failed" (a pass failed, exit 1) | "crashed"
     run: str | None = None
     message: str = ""
-    device_here: bool = True
+    #: the target's latencies come from a remote device (run may refuse when it cannot be reached)
+    remote: bool = False
     executed: int = 0
     seconds: float = 0.0
     log_tail: str = ""
@@ -89,11 +91,11 @@ def smoke_overrides(recipe_name: str, target: str) -> list[str]:
 def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers: Any) -> PairOutcome:
     from rich.console import Console
 
-    from recipecc.engine import HOST_DEVICES, run_recipe
+    from recipecc.engine import run_recipe
     from recipecc.plan import build_plan
     from recipecc.recipe import compose_recipe, validate_recipe
-    from recipecc.recipe.catalog import RUNTIMES
     from recipecc.recipe.errors import RecipeError
+    from recipecc.recipe.targets import resolve_target
     from recipecc.worker import PassError
 
     started = time.perf_counter()
@@ -102,9 +104,8 @@ def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers
         outcome.overrides = smoke_overrides(recipe_name, target)
         overrides = [f"recipe={recipe_name}", f"target={target}", f"cache_dir={cache}", *outcome.overrides]
         recipe = validate_recipe(compose_recipe(overrides))
-        runtime = RUNTIMES[recipe.target.runtime]
-        outcome.device_here = runtime.device in HOST_DEVICES
         build_plan(recipe)
+        outcome.remote = resolve_target(recipe.target).measurer == "measured-remote"
     except RecipeError as exc:
         outcome.plan, outcome.message = "refused", str(exc)
         return outcome
@@ -141,8 +142,8 @@ def violation(o: PairOutcome) -> str | None:
         return None
     if o.run == "ok":
         return None
-    if o.run == "refused" and not o.device_here and o.executed == 0:
-        return None  # a device that is not this host: `plan` shows the plan, `run` refuses before starting
+    if o.run == "refused" and o.remote and o.executed == 0:
+        return None  # a remote device out of reach: `plan` shows the plan, `run` refuses before starting
     return f"{where}: plan accepted, run {o.run} after {o.seconds} s:\n{o.message}\n{o.log_tail}"
 
 
