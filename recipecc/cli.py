@@ -349,10 +349,9 @@ def cmd_cache(args: list[str]) -> int:
         if problems:
             corrupt += 1
             cache.drop(key)
-            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)")
-    _stdout.print(
-        f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt" + (" and dropped" if corrupt else "")
-    )
+            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)", soft_wrap=True)
+    dropped = " and dropped" if corrupt else ""
+    _stdout.print(f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt{dropped}", soft_wrap=True)
     return 1 if corrupt else 0
 
 
