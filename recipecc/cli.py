@@ -98,6 +98,8 @@ def cmd_plan(overrides: list[str]) -> int:
 
     for index, node in enumerate(plan.nodes, 1):
         status = "[green]cached[/]" if cache.has(node.key) else "[yellow]to run[/]"
+        if cache.has(node.key) and cache.verify(node.key):
+            status = "[bold red]corrupt: rebuilt by the next run[/]"
         inputs = ", ".join(f"{k}<-{v}" for k, v in node.inputs.items())
         _stdout.print(
             f"{index:>3}. [bold]{node.id:<18}[/] {node.pass_name:<18} {PASSES[node.pass_name].backend:<7} "
@@ -324,7 +326,33 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
-VERBS = {"run": cmd_run, "plan": cmd_plan, "show": cmd_show, "list": cmd_list}
+def cmd_cache(args: list[str]) -> int:
+    """``recipecc cache verify [cache_dir=PATH]``: re-hash every entry, drop the corrupt ones (exit 1 if any)."""
+    from recipecc.paths import cache_root
+    from recipecc.plan import ArtifactCache
+
+    action = args[0] if args else ""
+    rest = dict(arg.split("=", 1) for arg in args[1:] if "=" in arg)
+    unknown = [arg for arg in args[1:] if not arg.startswith("cache_dir=")]
+    if action != "verify" or unknown:
+        raise RecipeError(
+            f"unknown cache command: {' '.join(args) or '(none)'}", key="cache", valid="cache verify [cache_dir=PATH]"
+        )
+    cache = ArtifactCache(cache_root(rest.get("cache_dir")))
+    keys = cache.keys()
+    corrupt = 0
+    for key in keys:
+        problems = cache.verify(key, full=True)
+        if problems:
+            corrupt += 1
+            cache.drop(key)
+            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)", soft_wrap=True)
+    dropped = " and dropped" if corrupt else ""
+    _stdout.print(f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt{dropped}", soft_wrap=True)
+    return 1 if corrupt else 0
+
+
+VERBS = {"run": cmd_run, "plan": cmd_plan, "show": cmd_show, "list": cmd_list, "cache": cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="recipecc",
         description="Compile and run model-compression recipes: recipecc run recipe=NAME target=NAME key=value ...",
     )
-    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list")
+    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list | cache")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Hydra overrides (and Hydra flags for run)")
     ns = parser.parse_args(argv)
     try:

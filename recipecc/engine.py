@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from rich.console import Console
+from rich.markup import escape
 
 from recipecc.bench.results import assemble_results
 from recipecc.deliver import deliver_models
@@ -61,6 +65,34 @@ def _missing_backend(backend: str) -> str | None:
     return None
 
 
+@contextmanager
+def _holding(lock: FileLock, label: str, console: Console) -> Iterator[None]:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        console.print(f"{label} [yellow]waiting[/] for another run that is computing it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _drop_if_corrupt(cache: ArtifactCache, key: str, label: str, console: Console) -> list[str]:
+    """Verify a cached entry before it is reused; a corrupt one is dropped (and so rebuilt). Returns the faults."""
+    if not cache.has(key):
+        return []
+    problems = cache.verify(key)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        console.print(
+            f"{label} [bold red]corrupt cache entry[/] {key[:12]}: {escape(problems[0])}{more}; dropped, rebuilding"
+        )
+        log.warning("corrupt cache entry %s dropped: %s", key, "; ".join(problems))
+        cache.drop(key)
+    return problems
+
+
 def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log."""
     console = console or Console(stderr=True)
@@ -73,7 +105,8 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     failed: dict[str, str] = {}
     # Stages are compared with each other, so they are measured under the same conditions: when any benchmark
     # must run, every benchmark of the plan runs again (a fully cached plan measures nothing).
-    measure_together = any(not cache.has(node.key) for node in plan.bench_nodes)
+    measure_together = any(not cache.has(node.key) or cache.verify(node.key) for node in plan.bench_nodes)
+    started = time.time()
     total = len(plan.nodes)
     with BackendWorkers() as workers:
         for index, node in enumerate(plan.nodes, 1):
@@ -93,47 +126,57 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
                     }
                 )
                 continue
-            remeasure = node.stage is not None and measure_together and cache.has(node.key)
-            if cache.has(node.key) and not remeasure:
-                outputs[node.id] = cache.meta(node.key)
-                console.print(f"{label} [green]cached[/] {node.key[:12]}")
-                pass_log.append({"node": node.id, "pass": node.pass_name, "key": node.key, "cached": True})
-                continue
-            missing = _missing_backend(spec.backend)
-            if missing:
-                raise RecipeError(f"pass '{node.id}' needs {missing}", key="target", value=plan.target_name)
-            where = "in process" if spec.backend == "local" else f"{spec.backend} worker"
-            console.print(f"{label} [yellow]{'re-measuring' if remeasure else 'running'}[/] ({where})")
-            tmp = cache.begin(node.key)
-            ctx = PassContext(
-                node_id=node.id,
-                params=dict(node.params),
-                inputs={name: cache.path(plan.node(src).key) for name, src in node.inputs.items()},
-                out_dir=tmp,
-            )
-            started = time.perf_counter()
-            try:
-                meta = workers.run(spec.backend, spec.entry, ctx)
-            except PassError as exc:
-                cache.abandon(tmp)
-                if not node.optional:
-                    raise
-                failed[node.id] = str(exc)
-                console.print(f"{label} [bold red]failed[/] (optional: the run goes on) {exc}")
-                pass_log.append(
-                    {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "failed": str(exc)}
+            # one run computes an entry, another run of the same key waits and then takes it from the cache
+            with _holding(cache.lock(node.key), label, console):
+                rebuilt = _drop_if_corrupt(cache, node.key, label, console)
+                # (an entry another run measured while this one waited is as fresh as a re-measurement)
+                remeasure = (
+                    node.stage is not None
+                    and measure_together
+                    and cache.has(node.key)
+                    and cache.finished_at(node.key) < started
                 )
-                continue
-            except BaseException:
-                cache.abandon(tmp)
-                raise
-            seconds = time.perf_counter() - started
-            meta = {**meta, "pass": node.pass_name, "node": node.id, "key": node.key, "seconds": seconds}
-            cache.commit(tmp, node.key, meta, replace=remeasure)
-            outputs[node.id] = meta
-            entry = {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "seconds": seconds}
-            pass_log.append(entry | ({"remeasured": True} if remeasure else {}))
-            console.print(f"{label} [bold green]done[/] in {seconds:.1f} s")
+                if cache.has(node.key) and not remeasure:
+                    outputs[node.id] = cache.meta(node.key)
+                    console.print(f"{label} [green]cached[/] {node.key[:12]}")
+                    pass_log.append({"node": node.id, "pass": node.pass_name, "key": node.key, "cached": True})
+                    continue
+                missing = _missing_backend(spec.backend)
+                if missing:
+                    raise RecipeError(f"pass '{node.id}' needs {missing}", key="target", value=plan.target_name)
+                where = "in process" if spec.backend == "local" else f"{spec.backend} worker"
+                console.print(f"{label} [yellow]{'re-measuring' if remeasure else 'running'}[/] ({where})")
+                tmp = cache.begin(node.key)
+                ctx = PassContext(
+                    node_id=node.id,
+                    params=dict(node.params),
+                    inputs={name: cache.path(plan.node(src).key) for name, src in node.inputs.items()},
+                    out_dir=tmp,
+                )
+                began = time.perf_counter()
+                try:
+                    meta = workers.run(spec.backend, spec.entry, ctx)
+                except PassError as exc:
+                    cache.abandon(tmp)
+                    if not node.optional:
+                        raise
+                    failed[node.id] = str(exc)
+                    console.print(f"{label} [bold red]failed[/] (optional: the run goes on) {exc}")
+                    pass_log.append(
+                        {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "failed": str(exc)}
+                    )
+                    continue
+                except BaseException:
+                    cache.abandon(tmp)
+                    raise
+                seconds = time.perf_counter() - began
+                meta = {**meta, "pass": node.pass_name, "node": node.id, "key": node.key, "seconds": seconds}
+                cache.commit(tmp, node.key, meta, replace=remeasure)
+                outputs[node.id] = meta
+                entry = {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "seconds": seconds}
+                entry |= {"remeasured": True} if remeasure else {}
+                pass_log.append(entry | ({"rebuilt": rebuilt} if rebuilt else {}))
+                console.print(f"{label} [bold green]done[/] in {seconds:.1f} s")
     return outputs, pass_log
 
 
