@@ -100,7 +100,7 @@ def test_prune_then_int8_quantizes_the_pruned_model() -> None:
     [
         (("strategy=magnitude",), "strategy.prune.criterion"),  # paddle host: magnitude is not PaddleSlim's
         (("strategy=tflite_fp16",), "target"),  # paddle host: no fp16 on the CPU
-        (("recipe=digits_tflite_smoke", "strategy=prune"), "strategy.prune.criterion"),  # l1_norm on TFLite
+        (("recipe=digits_tflite_smoke", "strategy=prune_fpgm"), "strategy.prune.criterion"),  # filters on TFLite
         (
             ("recipe=digits_tflite_smoke", "strategy=tflite_dynamic", "strategy.quant.io_type=int8"),
             "strategy.quant.io_type",

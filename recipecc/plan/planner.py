@@ -16,6 +16,7 @@ from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.cache import canonical_json, tool_versions
 from recipecc.plan.estimates import plan_estimates
 from recipecc.plan.graph import Plan
+from recipecc.plan.neutral import resolve_neutral
 from recipecc.plan.pipelines import PIPELINES
 from recipecc.plan.registry import BACKEND_EXTRAS
 from recipecc.recipe.catalog import RUNTIMES, Runtime
@@ -132,6 +133,7 @@ def build_plan(recipe: RecipeConfig) -> Plan:
     runtime = resolved.runtime
     builder = PlanBuilder(recipe, target=resolved)
     _common_checks(builder, runtime, resolved)
+    resolve_neutral(builder, runtime)
     PIPELINES[runtime.backend](builder, runtime)
     plan_estimates(builder)
     return Plan(

@@ -100,7 +100,8 @@ class DatasetConfig:
 class PruneConfig:
     """Pruning.
 
-    ``criterion``: ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
+    ``criterion``: ``auto`` (each backend's own: l1_norm where a Paddle network is built, else magnitude);
+    ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
     smallest weights (unstructured; tf, onnx) to ``ratio`` sparsity. ``layers`` are shell-style patterns of layer
     names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``; on the command line a key
     cannot hold a dot: write ``+strategy.prune.per_layer={stage4*conv2:0.2}``, or ``"stage4.conv2": 0.2`` in a
@@ -150,15 +151,17 @@ class QuantConfig:
 
     ``mode``: ``ptq_static`` (int8 weights and activations, calibrated), ``ptq_dynamic`` (int8 weights; activations
     quantized at run time or kept float), ``qat`` (quantization-aware training, for models the pipeline trains),
-    ``fp16`` (half-precision weights). ``algo``: activation calibration — paddle: avg, hist, KL, mse, abs_max;
-    onnx: minmax, entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
+    ``fp16`` (half-precision weights). ``algo``: activation calibration — ``auto`` (default): each backend's
+    choice (paddle: avg; onnx: a calibration search over minmax/percentile/entropy x per-channel/per-tensor,
+    scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
+    entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
     (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
     quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
     """
 
     mode: str = "ptq_static"
     bits: int = 8
-    algo: str = "avg"
+    algo: str = "auto"
     weight_per_channel: bool = True
     batch_nums: int = 8
     batch_size: int = 32

@@ -40,6 +40,7 @@ QDQ_AXIS_OPSET = 13
 
 #: calibration algorithms by recipe name: ORT's own, and PaddleSlim's names mapped to the closest ORT method
 _ALGOS = {
+    "auto": "auto",
     "minmax": "minmax",
     "entropy": "entropy",
     "percentile": "percentile",
@@ -233,7 +234,17 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
             value=quant.algo,
             valid=sorted(_ALGOS),
         )
-    if quant.mode == "ptq_static":
+    if quant.mode == "ptq_static" and algo == "auto":
+        chosen = (
+            f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} weights; "
+            "calibration chosen for this model: MinMax, Percentile and Entropy, each with per-channel and per-tensor "
+            "weights, calibrated on the calibration images, scored against fp32 on training images calibration did "
+            "not see (cosine; with IoU for dense maps) and timed at 1 thread; the best faster than fp32 is kept "
+            "(all candidates in the report)"
+        )
+        b.check("quant", "ok", chosen)
+        why = chosen
+    elif quant.mode == "ptq_static":
         chosen = (
             f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} "
             f"{'per-channel' if quant.weight_per_channel else 'per-tensor'} weights, {algo} calibration"
@@ -345,7 +356,7 @@ def _quantize(
             model.arch == "file"
             and model.path is not None
             and detect_format(model.path, model.format) == "onnx"
-            and quant.weight_per_channel
+            and (quant.weight_per_channel or quant.algo == "auto")
             and (quant.mode == "ptq_dynamic" or quant.format == "qdq")
         )
         model_node = _prepared(b, memo, source, upgrade)
