@@ -83,10 +83,12 @@ def cmd_show(overrides: list[str]) -> int:
 
 
 def cmd_plan(overrides: list[str]) -> int:
+    from recipecc.engine import check_reachable
     from recipecc.plan import ArtifactCache, build_plan
 
     recipe = _load(overrides)
     plan = build_plan(recipe)
+    check_reachable(plan)  # a device measured over SSH: host down, auth refused, runtime missing -> exit 2
     cache = ArtifactCache(plan.cache_root)
     _stdout.print(
         f"[bold]plan[/] {plan.recipe_name} on {plan.target_name} · recipe hash {plan.recipe_hash}\n"
