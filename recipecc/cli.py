@@ -68,10 +68,12 @@ def cmd_show(overrides: list[str]) -> int:
 
 
 def cmd_plan(overrides: list[str]) -> int:
+    from recipecc.engine import check_reachable
     from recipecc.plan import ArtifactCache, build_plan
 
     recipe = _load(overrides)
     plan = build_plan(recipe)
+    check_reachable(plan)  # a device measured over SSH: host down, auth refused, runtime missing -> exit 2
     cache = ArtifactCache(plan.cache_root)
     _stdout.print(
         f"[bold]plan[/] {plan.recipe_name} on {plan.target_name} · recipe hash {plan.recipe_hash}\n"
@@ -218,7 +220,10 @@ def _summary(outcome: Any) -> None:
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric)) + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            "not measurable"
+            if "quality_note" in stage
+            else percent(stage["metrics"].get(metric))
+            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
@@ -232,6 +237,8 @@ def _summary(outcome: Any) -> None:
         table.add_row(*row)
     first = results["stages"][0]["latency"][0]
     _stdout.print(table)
+    if results.get("quality_note"):
+        _stdout.print(f"[yellow]{results['quality_note']}[/]")
     _reference_lines(results)
     if first["source"] == "estimated":
         error = first["estimator"]["fit_error"]
