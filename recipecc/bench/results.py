@@ -125,6 +125,7 @@ def assemble_results(
                 "model": dict(out.get("model", {})),
                 "files": dict((files or {}).get(str(node.stage), {})),
                 "cache_key": node.key,
+                **({"quality_note": note} if (note := plan.quality_notes.get(node.stage or "")) else {}),
                 **({"quality_measured_on": out["quality_measured_on"]} if "quality_measured_on" in out else {}),
             }
         )
@@ -145,6 +146,12 @@ def assemble_results(
         "quality_metric": metric,
         "quality_label": quality_label(str(task), metric),
         "quality_percent": TASKS[task].percent if task in TASKS else True,
+        #: set when some stages' quality cannot be measured in this run (their quality cells say "not measurable")
+        "quality_note": (
+            f"quality cannot be measured for {', '.join(plan.quality_notes)}: {next(iter(plan.quality_notes.values()))}"
+            if plan.quality_notes
+            else None
+        ),
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),

@@ -38,6 +38,7 @@ MODEL_FACTS = (
     "params_reduction",
     "selector_matches",
     "ratio_summary",
+    "sensitivity_target",
     "origin",
 )
 WEIGHTS = "model.pdparams"

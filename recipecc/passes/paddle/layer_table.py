@@ -32,11 +32,13 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "mobilenet_v2": (3, 224, 224),
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
+    "yolov3_mobilenet_v1": (3, 608, 608),
     "deeplabv3_mnv2": (3, 769, 769),  # PaddleSeg's Cityscapes crop
     "fastscnn": (3, 1024, 2048),  # Cityscapes at full resolution
 }
-#: the classes a table is generated with: the reference data set's (ImageNet, digits, Cityscapes)
-TABLE_CLASSES = {"digits_cnn": 10, "deeplabv3_mnv2": 19, "fastscnn": 19}
+#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default;
+#: Cityscapes' 19 for segmentation)
+_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80, "deeplabv3_mnv2": 19, "fastscnn": 19}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -214,8 +216,14 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     from recipecc.passes.quiet import quiet_stdout
 
     paddle.seed(0)
-    classes = TABLE_CLASSES.get(arch, 1000)
-    model = build_model(arch, input_shape, classes, width)
+    classes = _CLASSES.get(arch, 1000)
+    if arch.startswith("yolov3_"):
+        from recipecc.passes.paddle.yolov3 import YOLOv3
+
+        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_r34": "resnet34"}[arch]
+        model = YOLOv3(backbone, classes, width)
+    else:
+        model = build_model(arch, input_shape, classes, width)
     names = _traced_conv_names(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         spec = [paddle.static.InputSpec([None, *input_shape], "float32", "image")]
