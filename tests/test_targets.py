@@ -194,3 +194,42 @@ def test_estimated_run_labels_every_latency_cell(tmp_path: Path) -> None:
     assert deploy and "*estimated*" in outcome.reports["markdown"].read_text()
     table = results["latency_table"]
     assert (table["device"], table["abi"], table["sources"]) == ("sd845", "armv8", ["estimated"])
+
+
+@pytest.mark.backend
+def test_estimated_run_of_a_users_onnx_file_walks_its_graph(tmp_path: Path, image_dir: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from onnx_models import conv_model
+
+    from recipecc.passes.onnx.layer_table import layer_table
+
+    model = conv_model(tmp_path / "m.onnx")
+    table = layer_table(model)
+    assert table is not None and table["macs"] == 16 * 3 * 9 * 16 * 16 + 32 * 16 * 9 * 8 * 8 + 32 * 2
+    overrides = [
+        "target=rb5_cpu", "model=file", f"model.path={model}", "dataset=image_folder", f"dataset.root={image_dir}",
+        "dataset.size=[16,16]", "dataset.calibration_images=12", "dataset.eval_images=12", "strategy=none",
+        f"cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    (row,) = results["stages"][0]["latency"]
+    assert (row["source"], row["abi"], row["device"]) == ("estimated", "armv8", "rb5")
+    assert "walked from this stage's exported model" in row["estimator"]["basis"]
+    assert row["estimator"]["macs"] == table["macs"]
+    assert not row["estimator"]["calibrated_for_device"]  # SNPE on RB5: no published row, said so
+
+
+@pytest.mark.backend
+def test_estimated_rpi3_run_of_a_tflite_model(tmp_path: Path) -> None:
+    pytest.importorskip("ai_edge_litert")
+    overrides = ["recipe=digits_tflite_smoke", "target=rpi3", "strategy=tflite_int8", f"cache_dir={tmp_path / 'c'}"]
+    run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    baseline, int8 = results["stages"]
+    assert [row["threads"] for row in baseline["latency"]] == [1, 2, 3, 4]
+    for stage in (baseline, int8):
+        for row in stage["latency"]:
+            assert (row["source"], row["abi"], row["device"]) == ("estimated", "armv7", "rpi3")
+            assert "rescaled to the 8x8 input" in row["estimator"]["basis"]
+    assert int8["vs_baseline"]["speedup"]["1"] > 1.0  # int8 kernels are estimated faster, not assumed equal
