@@ -21,7 +21,7 @@ from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.targets import resolve_target
 
 #: a recipe each target's backend can run (paddle / tf / onnx pipelines)
-_RECIPE_FOR = {"paddle": "mobilenetv1_prune30", "tf": "mobilenet_v1_tflite", "onnx": "digits_smoke"}
+_RECIPE_FOR = {"paddle": "mobilenetv1_prune30", "tf": "mobilenet_v1_tflite", "onnx": "digits_prune_quant"}
 
 
 def plan_for(*overrides: str) -> Plan:
@@ -220,16 +220,21 @@ def test_estimated_run_of_a_users_onnx_file_walks_its_graph(tmp_path: Path, imag
     assert not row["estimator"]["calibrated_for_device"]  # SNPE on RB5: no published row, said so
 
 
-@pytest.mark.backend
-def test_estimated_rpi3_run_of_a_tflite_model(tmp_path: Path) -> None:
-    pytest.importorskip("ai_edge_litert")
-    overrides = ["recipe=digits_tflite_smoke", "target=rpi3", "strategy=tflite_int8", f"cache_dir={tmp_path / 'c'}"]
-    run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
-    results = json.loads((tmp_path / "run" / "results.json").read_text())
-    baseline, int8 = results["stages"]
-    assert [row["threads"] for row in baseline["latency"]] == [1, 2, 3, 4]
-    for stage in (baseline, int8):
-        for row in stage["latency"]:
-            assert (row["source"], row["abi"], row["device"]) == ("estimated", "armv7", "rpi3")
-            assert "rescaled to the 8x8 input" in row["estimator"]["basis"]
-    assert int8["vs_baseline"]["speedup"]["1"] > 1.0  # int8 kernels are estimated faster, not assumed equal
+def test_runners_without_a_graph_walker_estimate_from_the_built_in_table_at_the_real_input() -> None:
+    import numpy as np
+
+    from recipecc.bench.measurers import estimated_latency
+
+    params = {"device": "rpi3", "runtime": "tflite", "abi": "armv7", "threads": [1, 4], "arch": "digits_cnn"}
+    sample = np.zeros((1, 8, 8, 1), dtype=np.float32)  # NHWC, as the tflite runner feeds it
+    fp32 = estimated_latency({**params, "precision": "fp32"}, {"format": "tflite"}, None, sample)
+    int8 = estimated_latency({**params, "precision": "int8"}, {"format": "tflite"}, None, sample)
+    full = builtin_table("digits_cnn")
+    assert full is not None and full["input"] == [1, 32, 32]
+    assert all("rescaled to the 8x8 input" in row["estimator"]["basis"] for row in fp32)
+    assert fp32[0]["estimator"]["macs"] < full["macs"] / 10  # 8x8 is 16x fewer positions than 32x32
+    assert fp32[0]["median_ms"] > fp32[1]["median_ms"] and int8[0]["median_ms"] != fp32[0]["median_ms"]
+    weight_only = estimated_latency({**params, "precision": "int8-weights"}, {"format": "tflite"}, None, sample)
+    assert weight_only[0]["median_ms"] == fp32[0]["median_ms"]  # weight-only int8 computes in float
+    with pytest.raises(Exception, match="cannot estimate"):
+        estimated_latency({**params, "arch": "file", "precision": "fp32"}, {"format": "tflite"}, None, sample)
