@@ -31,6 +31,7 @@ MODEL_INFO_KEYS = (
     "quantization",
     "gzip_bytes",
     "conversion",
+    "sparse_encoding",
 )
 
 
