@@ -32,7 +32,10 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "mobilenet_v2": (3, 224, 224),
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
+    "yolov3_mobilenet_v1": (3, 608, 608),
 }
+#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default)
+_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -210,16 +213,21 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     from recipecc.passes.quiet import quiet_stdout
 
     paddle.seed(0)
-    model = build_model(arch, input_shape, 1000 if arch != "digits_cnn" else 10, width)
+    classes = _CLASSES.get(arch, 1000)
+    if arch.startswith("yolov3_"):
+        from recipecc.passes.paddle.yolov3 import YOLOv3
+
+        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_r34": "resnet34"}[arch]
+        model = YOLOv3(backbone, classes, width)
+    else:
+        model = build_model(arch, input_shape, classes, width)
     names = _traced_conv_names(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         spec = [paddle.static.InputSpec([None, *input_shape], "float32", "image")]
         with quiet_stdout():
             paddle.jit.save(model, str(Path(tmp) / "model"), input_spec=spec)
         table = layer_table(Path(tmp), ["model.pdmodel", "model.pdiparams"], names)
-    table = {"arch": arch, "input": list(input_shape), "width": width, "num_classes": 1000, **table}
-    if arch == "digits_cnn":
-        table["num_classes"] = 10
+    table = {"arch": arch, "input": list(input_shape), "width": width, "num_classes": classes, **table}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{arch}.json"
     path.write_text(json.dumps(table, indent=1) + "\n")

@@ -29,6 +29,7 @@ __all__ = [
     "keras_scope",
     "load_keras",
     "quiet_native_stderr",
+    "recalibrate_batch_norm",
     "save_keras",
     "tf_modules",
     "train_keras",
@@ -109,6 +110,19 @@ def _optimizer(keras: Any, name: str, lr: Any, weight_decay: float) -> Any:
     if name == "sgd":
         return keras.optimizers.SGD(lr, weight_decay=decay)
     raise PassFailure(f"unknown optimizer '{name}'")
+
+
+def recalibrate_batch_norm(model: Any, images: NDArray[Any], batches: int = 24, batch_size: int = 16) -> int:
+    """Set batch-norm moving statistics from data without training (see ``passes/paddle/training.py``): calls in
+    training mode update only the moving averages (momentum 0.9, ``models.py``), no weight changes. Returns the
+    number of images seen."""
+    rng = np.random.RandomState(0)
+    seen = 0
+    for _ in range(batches):
+        batch = images[rng.choice(len(images), size=min(batch_size, len(images)), replace=False)]
+        model(batch, training=True)
+        seen += len(batch)
+    return seen
 
 
 def train_keras(
