@@ -437,6 +437,45 @@ def _run_file(recipe_file: str | None, lock_file: str | None, strict: bool, args
     return 0
 
 
+def _print_config(hydra_args: list[str], overrides: list[str]) -> int | None:
+    """``run --cfg job|hydra|all [--resolve]``, answered here: Hydra's own printer fails on ``--cfg hydra
+    --resolve`` (run-time values such as ``hydra.job.num`` are not known yet). ``None``: no ``--cfg`` given."""
+    from omegaconf import OmegaConf
+
+    which = next((hydra_args[i + 1] for i, a in enumerate(hydra_args[:-1]) if a in ("--cfg", "-c")), None)
+    if which is None:
+        return None
+    if which not in ("job", "hydra", "all"):
+        raise RecipeError(f"--cfg {which!r} is not a config part", key="--cfg", value=which, valid="job, hydra, all")
+    from hydra import compose
+
+    from recipecc.recipe.compose import PRIMARY_CONFIG, hydra_context
+
+    hydra_overrides = [a for a in hydra_args if not a.startswith("-") and a not in ("job", "hydra", "all")]
+    with hydra_context():
+        try:
+            cfg = compose(
+                config_name=PRIMARY_CONFIG, overrides=[*hydra_overrides, *overrides], return_hydra_config=True
+            )
+        except Exception as exc:
+            from recipecc.recipe.compose import translate_error
+
+            raise translate_error(exc) from None
+    part: Any = cfg
+    if which == "job":
+        part = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k != "hydra"])
+    elif which == "hydra":
+        part = OmegaConf.masked_copy(cfg, ["hydra"])
+    note = ""
+    try:
+        text = OmegaConf.to_yaml(part, resolve="--resolve" in hydra_args)
+    except Exception as exc:  # values only Hydra's run knows (hydra.job.num, hydra.runtime.*)
+        text = OmegaConf.to_yaml(part)
+        note = f"# shown unresolved: {' '.join(str(exc).split())[:200]} (known only while Hydra runs a job)\n"
+    _stdout.print(note + text, end="", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def cmd_run(args: list[str]) -> int:
     """Validate and plan every job first (exit 2 on a bad recipe), then hand over to Hydra's main."""
     args, recipe_file = _take_flag(args, "--recipe-file")
@@ -458,6 +497,18 @@ def cmd_run(args: list[str]) -> int:
         jobs = [overrides]
     for job in jobs:
         build_plan(_load([*search_path, *job]))
+    printed = _print_config(hydra_args, [*search_path, *overrides])
+    if printed is not None:
+        return printed
+    from recipecc.recipe.guard import check_output_dir, check_yaml_tree
+
+    # a config folder added with --config-dir is read by Hydra like ours: scanned with the same bounds first
+    check_yaml_tree(Path(hydra_args[i + 1]) for i, a in enumerate(hydra_args[:-1]) if a in ("--config-dir", "-cd"))
+
+    for arg in hydra_args:
+        key, _, value = arg.lstrip("+").partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"):
+            check_output_dir(key, value)
 
     import hydra
 
