@@ -32,6 +32,7 @@ MODEL_INFO_KEYS = (
     "quantization",
     "gzip_bytes",
     "conversion",
+    "sparse_encoding",
 )
 
 
