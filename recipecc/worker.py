@@ -89,6 +89,13 @@ def _init_worker(env: dict[str, str], parent: int) -> None:
     warnings.filterwarnings("ignore", message="Setuptools is replacing distutils")
 
 
+def _standard_start_method() -> None:
+    """Inside a joblib (loky) worker the process-wide start method is "loky", and a spawned child, told to use
+    it, dies before running anything ("cannot find context for 'loky'"); our workers need a standard one."""
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork", "forkserver"):
+        multiprocessing.set_start_method("spawn", force=True)
+
+
 class BackendWorkers:
     """One worker process per backend, created on first use and closed on exit."""
 
@@ -102,6 +109,7 @@ class BackendWorkers:
         else:
             pool = self._pools.get(backend)
             if pool is None:
+                _standard_start_method()
                 pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),

@@ -49,9 +49,10 @@ def _targets_running(precision: str) -> list[str]:
 
 
 def recipe_hash(recipe: RecipeConfig) -> str:
-    """A hash of everything that changes results (the free-text descriptions do not)."""
+    """A hash of everything that changes results (free-text descriptions and a sweep's objective do not)."""
     data = asdict(recipe)
     data.pop("description", None)
+    data.pop("objective", None)  # what a sweep optimises changes no result of the run
     data["target"].pop("description", None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 

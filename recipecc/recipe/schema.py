@@ -20,6 +20,7 @@ __all__ = [
     "DatasetConfig",
     "FinetuneConfig",
     "ModelConfig",
+    "ObjectiveConfig",
     "PruneConfig",
     "QuantConfig",
     "RecipeConfig",
@@ -261,6 +262,24 @@ class BenchConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    """What a sweep or search optimises, and the budget it must stay within (``recipecc/sweep/objective.py``).
+
+    ``measure``: none (the default: no objective), ``latency`` (median ms at ``threads``, default the fewest
+    measured), ``size`` (bytes), ``quality`` (``metric``), or a numeric recipe key such as ``strategy.prune.ratio``;
+    of ``stage`` (default: the last one). ``max_drop``: the largest loss of ``metric`` (default: the run's quality
+    metric) against the baseline, as a fraction (0.01 = 1 point); a configuration beyond it is infeasible.
+    """
+
+    measure: Optional[str] = None
+    direction: str = "minimize"
+    threads: Optional[int] = None
+    stage: Optional[str] = None
+    metric: Optional[str] = None
+    max_drop: Optional[float] = None
+
+
+@dataclass
 class RecipeConfig:
     """A whole recipe: model + dataset + strategy + target, plus measurement and cache settings."""
 
@@ -273,3 +292,5 @@ class RecipeConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    #: what a sweep optimises (sweeps and searches only; a single run ignores it)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
