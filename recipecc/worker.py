@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import shutil
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +64,21 @@ def _guarded_call(entry: str, ctx: PassContext) -> tuple[bool, Any, str]:
         return False, str(exc), traceback.format_exc()
     except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+
+
+def _isolated_call(entry: str, ctx: PassContext) -> tuple[bool, Any, str]:
+    """:func:`_guarded_call` with the worker's working folder inside the pass's own output folder (and removed
+    after): a library that writes into the current folder (onnxruntime's ``sym_shape_infer_temp.onnx``) then
+    writes nowhere else. Passes get absolute paths, so nothing they read depends on the working folder."""
+    scratch = ctx.out_dir / ".cwd"
+    scratch.mkdir(exist_ok=True)
+    previous = os.getcwd()
+    os.chdir(scratch)
+    try:
+        return _guarded_call(entry, ctx)
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -118,7 +134,7 @@ class BackendWorkers:
                 )
                 self._pools[backend] = pool
             try:
-                ok, value, detail = pool.submit(_guarded_call, entry, ctx).result()
+                ok, value, detail = pool.submit(_isolated_call, entry, ctx).result()
             except BrokenProcessPool:
                 self._pools.pop(backend, None)
                 raise WorkerCrashed(

@@ -32,6 +32,7 @@ MODEL_INFO_KEYS = (
     "quantization",
     "gzip_bytes",
     "conversion",
+    "sparse_encoding",
 )
 
 
@@ -117,9 +118,11 @@ def measure_stage(
                 on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
             )
     elif measurer == "estimated":
-        latency = estimated_latency(p, model_meta, layer_table)
+        latency = estimated_latency(p, model_meta, layer_table, sample)
     else:
         latency = remote_latency(p, model_paths, model_meta, sample)
+    if p.get("abi"):  # arm targets: every row names the runtime build it is for
+        latency = [{**row, "abi": row.get("abi", p["abi"])} for row in latency]
     record = benchmark_record(
         params=p,
         model_meta=model_meta,

@@ -118,6 +118,9 @@ class PruneConfig:
     schedule: str = "constant"
     frequency: int = 10
     block: Optional[str] = None
+    #: tf: also ship the pruned model with its zeros sparse-encoded (TFLite ``EXPERIMENTAL_SPARSITY``): a stage
+    #: ``pruned-sparse`` beside the dense ``pruned`` one, both measured
+    sparse_encoding: bool = False
 
 
 @dataclass

@@ -278,6 +278,11 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     for metric in recipe.bench.metrics:
         _choice("bench.metrics", metric, FIDELITY_METRICS)
     _check_bounds(recipe)
+    # user paths become absolute: passes run with their own output folder as the working folder
+    if model.path is not None:
+        model.path = str(Path(model.path).expanduser().absolute())
+    if data.root is not None:
+        data.root = str(Path(data.root).expanduser().absolute())
     if model.path is not None:
         check_model_path("model.path", model.path, trusted=model.trusted)
     if data.name == "image_folder" and data.root is not None:

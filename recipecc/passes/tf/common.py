@@ -70,7 +70,9 @@ def load_keras(path: Path) -> Any:
     _, keras = tf_modules()
     try:
         with keras_scope():
-            return keras.models.load_model(str(path), compile=False)
+            # safe_mode: a .keras file's Lambda layers are refused by Keras itself; .h5 Lambda layers are refused
+            # at plan time (recipecc/recipe/files.py), unless model.trusted=true was given on the command line
+            return keras.models.load_model(str(path), compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for "not a Keras model"
         raise PassFailure(f"cannot load {path} as a Keras model ({type(exc).__name__}: {exc})") from exc
 

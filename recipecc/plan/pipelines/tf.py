@@ -261,7 +261,22 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
         keras_node = b.add("prune", "tf.prune", params, {"model": source, "data": data}, carries="prune")
         pruned = b.add("convert.pruned", "tf.convert", convert, {"model": keras_node, "data": data})
         stages.append(Stage("pruned", pruned, "fp32"))
+    quant_source = stages[-1]
+    if prune is not None and prune.sparse_encoding:
+        sparse = b.add(
+            "convert.pruned_sparse",
+            "tf.convert",
+            {**convert, "sparse_encoding": True},
+            {"model": keras_node, "data": data},
+        )
+        stages.append(Stage("pruned-sparse", sparse, "fp32"))
+        b.check(
+            "sparse_encoding",
+            "ok",
+            "the pruned model is also converted with Optimize.EXPERIMENTAL_SPARSITY (stage pruned-sparse): its zeros "
+            "are stored sparse, so the file itself shrinks; both files are measured",
+        )
     if recipe.strategy.quant is not None:
-        stages.append(_quantize(b, stages[-1], keras_node, data))
+        stages.append(_quantize(b, quant_source, keras_node, data))
     for stage in stages:
         b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)
