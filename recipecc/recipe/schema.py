@@ -93,6 +93,10 @@ class DatasetConfig:
     calibration_images: int = 64
     eval_images: int = 64
     max_images: Optional[int] = None
+    #: detection (COCO): the evaluation split's instances file and image folder, when not the usual places
+    #: (``annotations/instances_<split>.json``; ``<split>/``, ``images/<split>/`` or ``JPEGImages/``)
+    annotations: Optional[str] = None
+    image_dir: Optional[str] = None
 
 
 @dataclass
