@@ -96,6 +96,8 @@ def cmd_plan(overrides: list[str]) -> int:
 
     for index, node in enumerate(plan.nodes, 1):
         status = "[green]cached[/]" if cache.has(node.key) else "[yellow]to run[/]"
+        if cache.has(node.key) and cache.verify(node.key):
+            status = "[bold red]corrupt: rebuilt by the next run[/]"
         inputs = ", ".join(f"{k}<-{v}" for k, v in node.inputs.items())
         _stdout.print(
             f"{index:>3}. [bold]{node.id:<18}[/] {node.pass_name:<18} {PASSES[node.pass_name].backend:<7} "
@@ -114,6 +116,22 @@ def cmd_plan(overrides: list[str]) -> int:
     for check in plan.checks:
         _stdout.print(f"  {marks.get(check.status, check.status)} {check.name}: {check.detail}")
     return 0
+
+
+def _latency_source(path: Path) -> str:
+    """Where a shipped target's latency comes from here (``auto`` resolved: measured-host or estimated)."""
+    from omegaconf import OmegaConf
+
+    from recipecc.recipe.errors import RecipeError
+    from recipecc.recipe.schema import TargetConfig
+    from recipecc.recipe.targets import resolve_target
+
+    try:
+        target = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TargetConfig), OmegaConf.load(path)))
+        assert isinstance(target, TargetConfig)
+        return resolve_target(target).measurer
+    except RecipeError as exc:
+        return f"invalid: {exc}"
 
 
 def cmd_list(_: list[str]) -> int:
@@ -135,9 +153,14 @@ def cmd_list(_: list[str]) -> int:
         ),
         (
             "targets",
-            ["target", "device", "runtime", "threads", "description"],
+            ["target", "device", "runtime", "threads", "latency", "description"],
             [
-                [n, *describe(targets_dir(), n, "device", "runtime", "threads", "description")]
+                [
+                    n,
+                    *describe(targets_dir(), n, "device", "runtime", "threads"),
+                    _latency_source(targets_dir() / f"{n}.yaml"),
+                    *describe(targets_dir(), n, "description"),
+                ]
                 for n in group_options("target")
             ],
         ),
@@ -195,7 +218,8 @@ def _summary(outcome: Any) -> None:
     )
     metric = results.get("quality_metric", "top1")
     quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
-    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median / p90" for t in threads]):
+    p90 = " / p90" if any("p90_ms" in row for stage in results["stages"] for row in stage["latency"]) else ""
+    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
@@ -206,7 +230,8 @@ def _summary(outcome: Any) -> None:
         ]
         for t in threads:
             lat = next(r for r in stage["latency"] if r["threads"] == t)
-            cell = f"{lat['median_ms']:.3f} / {lat['p90_ms']:.3f} ms"
+            cell = f"{lat['median_ms']:.3f}" + (f" / {lat['p90_ms']:.3f}" if "p90_ms" in lat else "") + " ms"
+            cell += f" [dim]{lat['source']}[/]"
             if index:
                 sp = vs["speedup"][str(t)]
                 cell += f" [{'green' if sp >= 1 else 'bold red'}]{speed(sp)}[/]"
@@ -214,12 +239,40 @@ def _summary(outcome: Any) -> None:
         table.add_row(*row)
     first = results["stages"][0]["latency"][0]
     _stdout.print(table)
+    _reference_lines(results)
+    if first["source"] == "estimated":
+        error = first["estimator"]["fit_error"]
+        how = (
+            f"estimator v{first['estimator']['version']}, calibration {first['estimator']['calibration_sha256'][:12]}, "
+            f"fit error on {error['scope']}: median {error.get('median_abs_pct')}%"
+        )
+    else:
+        how = (
+            f"{first['runtime']}, batch {first['batch_size']}, "
+            f"{first['warmup']} warmup + {first['repeats']} timed calls"
+        )
     _stdout.print(
-        f"latency {first['source']}: {first['runtime']}, batch {first['batch_size']}, "
-        f"{first['warmup']} warmup + {first['repeats']} timed calls · "
-        f"{len(outcome.executed)} pass(es) ran, {len(outcome.cached)} cached"
+        f"latency {first['source']}: {how} · {len(outcome.executed)} pass(es) ran, {len(outcome.cached)} cached"
     )
     _stdout.print(f"report: {outcome.reports['markdown']}  ({outcome.reports['html'].name}, results.json)")
+
+
+def _reference_lines(results: dict[str, Any]) -> None:
+    """Published figures for this device and model, printed beside the run's own and labelled as the reference."""
+    table = results.get("latency_table") or {}
+    reference = table.get("reference")
+    if not reference:
+        return
+    for row in reference["rows"]:
+        ours = next((r for r in table["rows"] if r["stage"] == row["stage"]), None)
+        published = " / ".join(f"{c['median_ms']:.2f}" for c in row["cells"])
+        mine = " / ".join(f"{c['median_ms']:.2f}" for c in ours["cells"]) if ours else "-"
+        threads = "/".join(f"t{c['threads']}" for c in row["cells"])
+        source = ours["cells"][0]["source"] if ours else ""
+        _stdout.print(
+            f"{row['stage']} {threads} on {table['device']} {table.get('abi') or ''}: {mine} ms ({source}) · "
+            f"reference {published} ms (published, not measured here)"
+        )
 
 
 def cmd_run(args: list[str]) -> int:
@@ -271,7 +324,34 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
-VERBS = {"run": cmd_run, "plan": cmd_plan, "show": cmd_show, "list": cmd_list}
+def cmd_cache(args: list[str]) -> int:
+    """``recipecc cache verify [cache_dir=PATH]``: re-hash every entry, drop the corrupt ones (exit 1 if any)."""
+    from recipecc.paths import cache_root
+    from recipecc.plan import ArtifactCache
+
+    action = args[0] if args else ""
+    rest = dict(arg.split("=", 1) for arg in args[1:] if "=" in arg)
+    unknown = [arg for arg in args[1:] if not arg.startswith("cache_dir=")]
+    if action != "verify" or unknown:
+        raise RecipeError(
+            f"unknown cache command: {' '.join(args) or '(none)'}", key="cache", valid="cache verify [cache_dir=PATH]"
+        )
+    cache = ArtifactCache(cache_root(rest.get("cache_dir")))
+    keys = cache.keys()
+    corrupt = 0
+    for key in keys:
+        problems = cache.verify(key, full=True)
+        if problems:
+            corrupt += 1
+            cache.drop(key)
+            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)")
+    _stdout.print(
+        f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt" + (" and dropped" if corrupt else "")
+    )
+    return 1 if corrupt else 0
+
+
+VERBS = {"run": cmd_run, "plan": cmd_plan, "show": cmd_show, "list": cmd_list, "cache": cmd_cache}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -279,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="recipecc",
         description="Compile and run model-compression recipes: recipecc run recipe=NAME target=NAME key=value ...",
     )
-    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list")
+    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list | cache")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Hydra overrides (and Hydra flags for run)")
     ns = parser.parse_args(argv)
     try:

@@ -7,27 +7,28 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from rich.console import Console
+from rich.markup import escape
 
 from recipecc.bench.results import assemble_results
 from recipecc.deliver import deliver_models
 from recipecc.passes.base import PassContext
 from recipecc.plan import ArtifactCache, Plan, build_plan
 from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
-from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.worker import BackendWorkers, PassError
 
-__all__ = ["RunOutcome", "execute_plan", "run_recipe"]
+__all__ = ["RunOutcome", "check_reachable", "execute_plan", "run_recipe"]
 
 log = logging.getLogger(__name__)
-#: devices this host can measure on; other targets are planned but not run here
-HOST_DEVICES = ("cpu",)
 
 
 @dataclass
@@ -40,16 +41,18 @@ class RunOutcome:
     cached: list[str] = field(default_factory=list)
 
 
-def _check_runnable(recipe: RecipeConfig) -> None:
-    runtime = RUNTIMES[recipe.target.runtime]
-    if runtime.device not in HOST_DEVICES:
-        raise RecipeError(
-            f"target '{recipe.target.name}' runs on a {runtime.device} device ({runtime.name}) and this host has "
-            f"none: `recipecc plan` works for it, `run` needs the device",
-            key="target",
-            value=recipe.target.name,
-            valid="a target whose device is the host CPU, e.g. target=host",
-        )
+def check_reachable(plan: Plan) -> None:
+    """A quick probe of a remote device before anything runs: host down, authentication refused, unknown host
+    key or runtime missing there become one :class:`RecipeError` (exit 2), not a failure halfway through."""
+    remote = next((n for n in plan.bench_nodes if n.params.get("measurer") == "measured-remote"), None)
+    if remote is None:
+        return
+    from recipecc.bench.remote import RemoteError, probe
+
+    try:
+        probe(remote.params["ssh"])
+    except RemoteError as exc:
+        raise RecipeError(str(exc), key="target.ssh.host", value=remote.params["ssh"]["host"]) from None
 
 
 def _missing_backend(backend: str) -> str | None:
@@ -60,6 +63,34 @@ def _missing_backend(backend: str) -> str | None:
     if missing:
         return f"the {backend} backend ({', '.join(missing)} missing): pip install -e '.[{BACKEND_EXTRAS[backend]}]'"
     return None
+
+
+@contextmanager
+def _holding(lock: FileLock, label: str, console: Console) -> Iterator[None]:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        console.print(f"{label} [yellow]waiting[/] for another run that is computing it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _drop_if_corrupt(cache: ArtifactCache, key: str, label: str, console: Console) -> list[str]:
+    """Verify a cached entry before it is reused; a corrupt one is dropped (and so rebuilt). Returns the faults."""
+    if not cache.has(key):
+        return []
+    problems = cache.verify(key)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        console.print(
+            f"{label} [bold red]corrupt cache entry[/] {key[:12]}: {escape(problems[0])}{more}; dropped, rebuilding"
+        )
+        log.warning("corrupt cache entry %s dropped: %s", key, "; ".join(problems))
+        cache.drop(key)
+    return problems
 
 
 def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -74,7 +105,8 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     failed: dict[str, str] = {}
     # Stages are compared with each other, so they are measured under the same conditions: when any benchmark
     # must run, every benchmark of the plan runs again (a fully cached plan measures nothing).
-    measure_together = any(not cache.has(node.key) for node in plan.bench_nodes)
+    measure_together = any(not cache.has(node.key) or cache.verify(node.key) for node in plan.bench_nodes)
+    started = time.time()
     total = len(plan.nodes)
     with BackendWorkers() as workers:
         for index, node in enumerate(plan.nodes, 1):
@@ -94,47 +126,57 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
                     }
                 )
                 continue
-            remeasure = node.stage is not None and measure_together and cache.has(node.key)
-            if cache.has(node.key) and not remeasure:
-                outputs[node.id] = cache.meta(node.key)
-                console.print(f"{label} [green]cached[/] {node.key[:12]}")
-                pass_log.append({"node": node.id, "pass": node.pass_name, "key": node.key, "cached": True})
-                continue
-            missing = _missing_backend(spec.backend)
-            if missing:
-                raise RecipeError(f"pass '{node.id}' needs {missing}", key="target", value=plan.target_name)
-            where = "in process" if spec.backend == "local" else f"{spec.backend} worker"
-            console.print(f"{label} [yellow]{'re-measuring' if remeasure else 'running'}[/] ({where})")
-            tmp = cache.begin(node.key)
-            ctx = PassContext(
-                node_id=node.id,
-                params=dict(node.params),
-                inputs={name: cache.path(plan.node(src).key) for name, src in node.inputs.items()},
-                out_dir=tmp,
-            )
-            started = time.perf_counter()
-            try:
-                meta = workers.run(spec.backend, spec.entry, ctx)
-            except PassError as exc:
-                cache.abandon(tmp)
-                if not node.optional:
-                    raise
-                failed[node.id] = str(exc)
-                console.print(f"{label} [bold red]failed[/] (optional: the run goes on) {exc}")
-                pass_log.append(
-                    {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "failed": str(exc)}
+            # one run computes an entry, another run of the same key waits and then takes it from the cache
+            with _holding(cache.lock(node.key), label, console):
+                rebuilt = _drop_if_corrupt(cache, node.key, label, console)
+                # (an entry another run measured while this one waited is as fresh as a re-measurement)
+                remeasure = (
+                    node.stage is not None
+                    and measure_together
+                    and cache.has(node.key)
+                    and cache.finished_at(node.key) < started
                 )
-                continue
-            except BaseException:
-                cache.abandon(tmp)
-                raise
-            seconds = time.perf_counter() - started
-            meta = {**meta, "pass": node.pass_name, "node": node.id, "key": node.key, "seconds": seconds}
-            cache.commit(tmp, node.key, meta, replace=remeasure)
-            outputs[node.id] = meta
-            entry = {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "seconds": seconds}
-            pass_log.append(entry | ({"remeasured": True} if remeasure else {}))
-            console.print(f"{label} [bold green]done[/] in {seconds:.1f} s")
+                if cache.has(node.key) and not remeasure:
+                    outputs[node.id] = cache.meta(node.key)
+                    console.print(f"{label} [green]cached[/] {node.key[:12]}")
+                    pass_log.append({"node": node.id, "pass": node.pass_name, "key": node.key, "cached": True})
+                    continue
+                missing = _missing_backend(spec.backend)
+                if missing:
+                    raise RecipeError(f"pass '{node.id}' needs {missing}", key="target", value=plan.target_name)
+                where = "in process" if spec.backend == "local" else f"{spec.backend} worker"
+                console.print(f"{label} [yellow]{'re-measuring' if remeasure else 'running'}[/] ({where})")
+                tmp = cache.begin(node.key)
+                ctx = PassContext(
+                    node_id=node.id,
+                    params=dict(node.params),
+                    inputs={name: cache.path(plan.node(src).key) for name, src in node.inputs.items()},
+                    out_dir=tmp,
+                )
+                began = time.perf_counter()
+                try:
+                    meta = workers.run(spec.backend, spec.entry, ctx)
+                except PassError as exc:
+                    cache.abandon(tmp)
+                    if not node.optional:
+                        raise
+                    failed[node.id] = str(exc)
+                    console.print(f"{label} [bold red]failed[/] (optional: the run goes on) {exc}")
+                    pass_log.append(
+                        {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "failed": str(exc)}
+                    )
+                    continue
+                except BaseException:
+                    cache.abandon(tmp)
+                    raise
+                seconds = time.perf_counter() - began
+                meta = {**meta, "pass": node.pass_name, "node": node.id, "key": node.key, "seconds": seconds}
+                cache.commit(tmp, node.key, meta, replace=remeasure)
+                outputs[node.id] = meta
+                entry = {"node": node.id, "pass": node.pass_name, "key": node.key, "cached": False, "seconds": seconds}
+                entry |= {"remeasured": True} if remeasure else {}
+                pass_log.append(entry | ({"rebuilt": rebuilt} if rebuilt else {}))
+                console.print(f"{label} [bold green]done[/] in {seconds:.1f} s")
     return outputs, pass_log
 
 
@@ -144,7 +186,7 @@ def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = No
 
     console = console or Console(stderr=True)
     plan = build_plan(recipe)
-    _check_runnable(recipe)
+    check_reachable(plan)
     outputs, pass_log = execute_plan(plan, console)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = deliver_models(plan, outputs, run_dir)

@@ -22,3 +22,16 @@ def fail(ctx: PassContext) -> dict[str, Any]:
 def echo(ctx: PassContext) -> dict[str, Any]:
     (ctx.out_dir / "out.txt").write_text(str(dict(ctx.params)))
     return {"params": dict(ctx.params)}
+
+
+def counted(ctx: PassContext) -> dict[str, Any]:
+    """Appends one line to ``params['counter']`` per execution (outside the cache, so tests can count runs),
+    waits ``params['hold']`` seconds so a concurrent run overlaps, then writes its output."""
+    import time
+    from pathlib import Path
+
+    with Path(str(ctx.params["counter"])).open("a") as handle:
+        handle.write(f"{ctx.node_id}\n")
+    time.sleep(float(ctx.params.get("hold", 0)))
+    (ctx.out_dir / "model.bin").write_bytes(b"weights" * 100)
+    return {"format": "test"}

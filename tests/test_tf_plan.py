@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from recipecc.engine import run_recipe
 from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.errors import RecipeError
@@ -144,14 +143,13 @@ def test_a_saved_model_converts_but_does_not_train(tmp_path: Path) -> None:
     assert error_for("recipe=digits_tflite_smoke", "model=file", f"model.path={unknown}").key == "model.path"
 
 
-def test_rpi3_plans_with_four_threads_but_run_refuses_here(tmp_path: Path) -> None:
+def test_rpi3_plans_with_four_threads_and_an_estimated_latency(tmp_path: Path) -> None:
     recipe = validate_recipe(compose_recipe(["recipe=digits_tflite_smoke", "target=rpi3", f"cache_dir={tmp_path}"]))
     plan = build_plan(recipe)
-    assert plan.bench_nodes[0].params["threads"] == [1, 2, 3, 4]
-    assert any(c.name == "latency" and c.status == "warn" and "nothing is estimated" in c.detail for c in plan.checks)
-    with pytest.raises(RecipeError, match="rpi3 device"):
-        run_recipe(recipe, tmp_path / "run")
-    assert not (tmp_path / "run").exists()
+    bench = plan.bench_nodes[0].params
+    assert bench["threads"] == [1, 2, 3, 4]
+    assert (bench["device"], bench["measurer"], bench["abi"]) == ("rpi3", "estimated", "armv7")
+    assert any(c.name == "measurer" and "estimated" in c.detail for c in plan.checks)
 
 
 def test_delegate_none_reaches_the_benchmark() -> None:

@@ -67,8 +67,15 @@ def measurement_sentences(stages: Sequence[Mapping[str, Any]], metric: str) -> d
             f"{_METRIC_WORDS.get(metric, metric)} on the same held-out inputs (no labels that score this model), "
             "computed with the same runtime that is timed"
         )
-    return {
-        "latency": "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
-        f"{batch}, after untimed warmup calls; median and p90 of the timed calls",
-        "accuracy": quality,
-    }
+    sources = sorted({str(row.get("source", "measured-host")) for s in stages for row in s["latency"]})
+    timed = (
+        "per-call wall time (time.perf_counter_ns) of input copy + run + output copy, "
+        f"{batch}, after untimed warmup calls; median and p90 of the timed calls"
+    )
+    if sources and sources != ["measured-host"]:
+        # the device is not this machine: quality is computed here, on the model before any conversion
+        quality = quality.replace("computed with the same runtime that is timed", "computed on this machine")
+        where = {"measured-remote": f"measured-remote (on the device over SSH): {timed}", "measured-host": timed}
+        where["estimated"] = "estimated: recipecc's analytic model of the stage's layers (each row's estimator block)"
+        return {"latency": "; ".join(where[s] for s in sources if s in where), "accuracy": quality}
+    return {"latency": timed, "accuracy": quality}

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recipecc.bench.measurers import estimated_latency, remote_latency
 from recipecc.bench.quality import OUTPUTS_FILE, quality_metrics
 from recipecc.bench.timing import host_description, measure_latency
 from recipecc.passes.base import PassContext, progress
@@ -90,20 +91,35 @@ def measure_stage(
     outputs: NDArray[Any],
     make_call: Callable[[int], Callable[[], object]],
     describe: Mapping[str, Any],
+    model_paths: Sequence[Path] = (),
+    layer_table: Callable[[], Mapping[str, Any] | None] | None = None,
+    sample: NDArray[Any] | None = None,
 ) -> dict[str, Any]:
-    """What every runner ends with: time the stage at each thread count (with a progress bar), then record it."""
+    """What every runner ends with: the stage's latency from the target's measurer, then its record.
+
+    Quality (``outputs``) is always computed here, with this machine's runtime. The latency comes from the
+    measurer the plan chose (``params["measurer"]``): timed here (``make_call``), timed on the device over SSH
+    (``model_paths`` and the input ``sample`` are copied there), or estimated from the model's layer table
+    (``layer_table``, walked from the exported model by the runner, else the built-in architecture's).
+    """
     p = ctx.params
+    measurer = str(p.get("measurer", "measured-host"))
     threads_list = [int(t) for t in p["threads"]]
-    with progress(f"bench {p['stage']}", len(threads_list)) as advance:
-        latency = latency_rows(
-            make_call,
-            threads_list,
-            warmup=int(p["warmup"]),
-            repeats=int(p["repeats"]),
-            describe=describe,
-            on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
-        )
-    return benchmark_record(
+    if measurer == "measured-host":
+        with progress(f"bench {p['stage']}", len(threads_list)) as advance:
+            latency = latency_rows(
+                make_call,
+                threads_list,
+                warmup=int(p["warmup"]),
+                repeats=int(p["repeats"]),
+                describe={"source": "measured-host", **describe},
+                on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
+            )
+    elif measurer == "estimated":
+        latency = estimated_latency(p, model_meta, layer_table)
+    else:
+        latency = remote_latency(p, model_paths, model_meta, sample)
+    record = benchmark_record(
         params=p,
         model_meta=model_meta,
         outputs=outputs,
@@ -112,3 +128,9 @@ def measure_stage(
         latency=latency,
         out_dir=ctx.out_dir,
     )
+    if measurer != "measured-host":
+        record["quality_measured_on"] = (
+            f"this machine, with {describe.get('runtime', 'the host runtime')} (latency: {measurer} on "
+            f"{p.get('device')} with {p.get('runtime')})"
+        )
+    return record

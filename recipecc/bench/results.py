@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any
 
 from recipecc.bench.facts import describe_run, measurement_sentences
+from recipecc.bench.latency_table import latency_table
 from recipecc.plan.graph import Plan
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
@@ -108,6 +109,7 @@ def assemble_results(
                 "model": dict(out.get("model", {})),
                 "files": dict((files or {}).get(str(node.stage), {})),
                 "cache_key": node.key,
+                **({"quality_measured_on": out["quality_measured_on"]} if "quality_measured_on" in out else {}),
             }
         )
     baseline = stages[0] if stages else None
@@ -126,6 +128,7 @@ def assemble_results(
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),
+        "latency_table": latency_table(plan, stages, str((resolved_recipe.get("model") or {}).get("arch", ""))),
         "provenance": {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "recipe": dict(resolved_recipe),

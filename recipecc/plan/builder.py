@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
 from recipecc.plan.graph import Check, PlanNode
+from recipecc.plan.measurement import measurement_params
 from recipecc.plan.registry import PASSES
 from recipecc.recipe.schema import RecipeConfig
+from recipecc.recipe.targets import ResolvedTarget, resolve_target
 
 __all__ = ["PlanBuilder", "Stage"]
 
@@ -29,6 +31,14 @@ class PlanBuilder:
     nodes: list[PlanNode] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    #: the target resolved (device, runtime, abi, measurer); resolved from the recipe when not given
+    target: ResolvedTarget | None = None
+
+    @property
+    def resolved_target(self) -> ResolvedTarget:
+        if self.target is None:
+            self.target = resolve_target(self.recipe.target)
+        return self.target
 
     def add(
         self,
@@ -116,8 +126,20 @@ class PlanBuilder:
             "labels": self.labels_score_model(),
             **extra,
         }
+        params |= measurement_params(self.resolved_target, self.recipe.target.ssh)
+        if self.resolved_target.measurer == "estimated":
+            params["arch"] = self.recipe.model.arch
         inputs = {"model": stage.node, "data": data}
         first = next((n for n in self.nodes if n.stage is not None), None)
         if first is not None:
             inputs["reference"] = first.id
+        conversion = self.resolved_target.runtime.conversion
+        if conversion is not None:
+            self.add(
+                f"deploy.{stage.name}",
+                "deploy.convert",
+                {"runtime": self.resolved_target.runtime.name, "stage": stage.name, **asdict(conversion)},
+                {"model": stage.node},
+                optional=True,
+            )
         return self.add(f"bench.{stage.name}", pass_name, params, inputs, stage=stage.name, optional=optional)

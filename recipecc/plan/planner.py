@@ -14,12 +14,14 @@ from dataclasses import asdict
 from recipecc.paths import cache_root, targets_dir
 from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.cache import canonical_json, tool_versions
+from recipecc.plan.estimates import plan_estimates
 from recipecc.plan.graph import Plan
 from recipecc.plan.pipelines import PIPELINES
 from recipecc.plan.registry import BACKEND_EXTRAS
 from recipecc.recipe.catalog import RUNTIMES, Runtime
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
+from recipecc.recipe.targets import ResolvedTarget, resolve_target
 
 __all__ = ["build_plan", "recipe_hash"]
 
@@ -58,7 +60,35 @@ def _precision_of(recipe: RecipeConfig) -> str | None:
     return "fp16" if quant.mode == "fp16" else f"int{quant.bits}"
 
 
-def _common_checks(b: PlanBuilder, runtime: Runtime) -> None:
+def _target_checks(b: PlanBuilder, target: ResolvedTarget) -> None:
+    """Threads, measurer and format conversion: what the plan tells the user about where latency comes from."""
+    cores = os.cpu_count() or 1
+    threads = list(target.threads)
+    if target.measurer == "measured-host" and max(threads) > cores:
+        too_many = [t for t in threads if t > cores]
+        b.check("threads", "warn", f"threads {too_many} exceed this host's {cores} cores: latency will be inflated")
+    else:
+        b.check("threads", "ok", f"latency at threads {threads}")
+    how = {
+        "measured-host": "measured on this machine",
+        "measured-remote": f"measured on the device over SSH ({target.ssh_host}:{target.ssh_port}) with its own "
+        f"{target.runtime.label or target.runtime.name}",
+        "estimated": "estimated (no such device here): analytic model of the exported graph, calibrated on "
+        "published measurements; accuracy is measured here on the model before conversion",
+    }[target.measurer]
+    b.check("measurer", "ok", f"{target.device.name} ({target.describe()}): latency {how}")
+    conversion = target.runtime.conversion
+    if conversion is not None:
+        who = "on the device at load time" if conversion.where == "device" else "with your toolchain"
+        b.check(
+            "conversion",
+            "warn" if conversion.where == "toolchain" else "ok",
+            f"{target.runtime.name} needs {conversion.tool} ({conversion.from_format} -> "
+            f"{target.runtime.model_format}), run {who}: {conversion.why}",
+        )
+
+
+def _common_checks(b: PlanBuilder, runtime: Runtime, resolved: ResolvedTarget) -> None:
     recipe = b.recipe
     target = recipe.target
     if runtime.backend not in PIPELINES:
@@ -85,14 +115,7 @@ def _common_checks(b: PlanBuilder, runtime: Runtime) -> None:
         quant = recipe.strategy.quant
         assert quant is not None
         b.check("precision", "ok", f"{runtime.name} runs {precision} ({quant.mode})")
-    cores = os.cpu_count() or 1
-    too_many = [t for t in target.threads if t > cores]
-    if too_many and runtime.device == "cpu":
-        b.check("threads", "warn", f"threads {too_many} exceed this host's {cores} cores: latency will be inflated")
-    else:
-        b.check("threads", "ok", f"latency at threads {list(target.threads)}")
-    if runtime.device != "cpu":
-        b.check("device", "warn", f"{runtime.device} device needed to measure; `run` refuses on a host without one")
+    _target_checks(b, resolved)
     versions = tool_versions(_BACKEND_DISTRIBUTIONS.get(runtime.backend, ()))
     missing = [name for name, version in versions.items() if version == "not-installed"]
     detail = (
@@ -105,10 +128,12 @@ def _common_checks(b: PlanBuilder, runtime: Runtime) -> None:
 
 def build_plan(recipe: RecipeConfig) -> Plan:
     """The plan that ``recipecc run`` executes for ``recipe`` (already validated)."""
-    runtime = RUNTIMES[recipe.target.runtime]
-    builder = PlanBuilder(recipe)
-    _common_checks(builder, runtime)
+    resolved = resolve_target(recipe.target)
+    runtime = resolved.runtime
+    builder = PlanBuilder(recipe, target=resolved)
+    _common_checks(builder, runtime, resolved)
     PIPELINES[runtime.backend](builder, runtime)
+    plan_estimates(builder)
     return Plan(
         recipe_name=recipe.name,
         target_name=recipe.target.name,

@@ -13,7 +13,7 @@ from recipecc.plan.spec import PassSpec
 __all__ = ["BACKEND_EXTRAS", "BACKEND_MODULES", "PASSES", "PassSpec"]
 
 #: spec modules, one per backend (a module that does not exist yet is skipped: its backend is not built)
-_SPEC_MODULES = ("data", "paddle", "onnx", "tf")
+_SPEC_MODULES = ("data", "deploy", "paddle", "onnx", "tf")
 
 #: the pip extra that installs each backend, for the error a user sees when it is missing
 BACKEND_EXTRAS: dict[str, str] = {"paddle": "paddle", "onnx": "onnx", "tf": "tf", "local": ""}

@@ -1,5 +1,8 @@
 """The vocabulary a recipe may use: architectures, datasets, runtimes and option choices.
 
+Runtimes are software (what a target's device runs, and what it can load and execute); the hardware is in
+``devices.py`` and the combination is checked in ``targets.py``.
+
 This is data, not code: names and capabilities, so that validation and planning can answer without importing a
 backend. Backends implement what is declared here (``recipecc/passes/<backend>``); a test checks both agree.
 """
@@ -29,6 +32,7 @@ __all__ = [
     "SENSITIVITY_TARGETS",
     "TFLITE_DELEGATES",
     "Architecture",
+    "Conversion",
     "Runtime",
 ]
 
@@ -47,18 +51,45 @@ class Architecture:
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """A format step between what the pipeline builds and what the runtime loads, done outside recipecc.
+
+    ``where`` says who runs it: ``device`` (at load time, on the device) or ``toolchain`` (the user's SDK, e.g.
+    Paddle Lite's ``opt``, Qualcomm's ``snpe-onnx-to-dlc``). recipecc plans it as a node that records the command
+    and never writes the converted file itself.
+    """
+
+    tool: str
+    from_format: str
+    where: str
+    command: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Runtime:
-    """An inference runtime a target runs, and what it can execute."""
+    """An inference runtime: which backend pipeline builds its models, what it loads and runs, its thread model.
+
+    ``processor`` is the device processor it executes on (cpu | gpu | dsp); ``abis`` the CPU instruction sets it
+    has builds for (``native`` = the machine's own); ``thread_model`` is ``cpu`` (``target.threads`` are CPU
+    threads) or ``runtime`` (it manages its own parallelism, e.g. a GPU stream: threads must be [1]). ``remote``
+    names the benchmark the SSH measurer runs on the device (``recipecc/bench/remote/device_bench.py``), or None
+    when it cannot measure this runtime.
+    ``conversion`` is set when the runtime loads another format than the pipeline builds.
+    """
 
     name: str
     backend: str
     model_format: str
     precisions: tuple[str, ...]
-    device: str
+    processor: str
     description: str
-    #: how latency is obtained: "measured-host" (run here), "estimated" (no such device here), "on-device" (only
-    #: by running recipecc on that device: plan-only here)
-    latency_source: str = "measured-host"
+    abis: tuple[str, ...] = ("native",)
+    thread_model: str = "cpu"
+    remote: str | None = None
+    conversion: Conversion | None = None
+    #: the version family its published figures / estimator calibration refer to
+    label: str = ""
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -112,15 +143,58 @@ RUNTIMES: dict[str, Runtime] = {
             "paddle-inference",
             ("fp32", "int8"),
             "cpu",
-            "Paddle Inference on the host CPU; oneDNN, with its int8 kernels switched on for int8 models",
+            "Paddle Inference on a CPU; oneDNN on x86, with its int8 kernels switched on for int8 models",
+            remote="paddle_inference",
+            label="Paddle Inference (CPU)",
         ),
         Runtime(
             "paddle_inference_gpu",
             "paddle",
             "paddle-inference",
             ("fp32", "fp16"),
-            "cuda",
+            "gpu",
             "Paddle Inference on a CUDA GPU without TensorRT (int8 needs the TensorRT subgraph engine)",
+            thread_model="runtime",
+            remote="paddle_inference_gpu",
+            label="Paddle Inference (CUDA)",
+        ),
+        Runtime(
+            "paddle_tensorrt",
+            "paddle",
+            "paddle-inference",
+            ("fp32", "fp16", "int8"),
+            "gpu",
+            "Paddle Inference with the TensorRT subgraph engine on a CUDA GPU (engine built on the device)",
+            thread_model="runtime",
+            remote="paddle_tensorrt",
+            conversion=Conversion(
+                "TensorRT engine build",
+                "paddle-inference",
+                "device",
+                "config.enable_tensorrt_engine(precision_mode=...) builds the engine at first load",
+                "TensorRT engines are specific to the GPU and TensorRT version: they are built where they run",
+            ),
+            label="Paddle Inference + TensorRT",
+        ),
+        Runtime(
+            "paddle_lite",
+            "paddle",
+            "paddle-lite",
+            ("fp32", "int8"),
+            "cpu",
+            "Paddle Lite on ARM CPUs (armv7/armv8 builds), loading naive-buffer (.nb) models",
+            abis=("armv7", "armv8"),
+            remote="paddle_lite",
+            conversion=Conversion(
+                "paddle_lite_opt",
+                "paddle-inference",
+                "toolchain",
+                "paddle_lite_opt --model_file=inference.pdmodel --param_file=inference.pdiparams "
+                "--valid_targets=arm --optimize_out_type=naive_buffer --optimize_out=model",
+                "Paddle Lite's opt has no build for Python 3.11 on this machine: run it with your Paddle Lite "
+                "toolchain, or on the device (paddlelite's Python package ships it)",
+            ),
+            label="Paddle Lite 2.x",
         ),
         Runtime(
             "onnxruntime",
@@ -128,7 +202,10 @@ RUNTIMES: dict[str, Runtime] = {
             "onnx",
             ("fp32", "fp16", "int8"),
             "cpu",
-            "ONNX Runtime CPU execution provider on the host",
+            "ONNX Runtime, CPU execution provider",
+            abis=("native", "armv8"),
+            remote="onnxruntime",
+            label="ONNX Runtime (CPU)",
         ),
         Runtime(
             "tflite",
@@ -136,16 +213,45 @@ RUNTIMES: dict[str, Runtime] = {
             "tflite",
             ("fp32", "fp16", "int8"),
             "cpu",
-            "TensorFlow Lite interpreter (ai-edge-litert) with the XNNPACK delegate on the host CPU",
+            "TensorFlow Lite interpreter (LiteRT) with the XNNPACK delegate on a CPU",
+            abis=("native", "armv7", "armv8"),
+            remote="tflite",
+            label="TFLite / LiteRT + XNNPACK",
         ),
         Runtime(
-            "tflite_rpi3",
-            "tf",
-            "tflite",
-            ("fp32", "fp16", "int8"),
-            "rpi3",
-            "TensorFlow Lite (LiteRT, XNNPACK) on a Raspberry Pi 3 (Cortex-A53): planned here, measured only there",
-            latency_source="on-device",
+            "snpe_cpu",
+            "onnx",
+            "dlc",
+            ("fp32",),
+            "cpu",
+            "Qualcomm SNPE, CPU runtime (a quantized .dlc runs dequantized there: no int8 kernels)",
+            abis=("armv8",),
+            conversion=Conversion(
+                "snpe-onnx-to-dlc",
+                "onnx",
+                "toolchain",
+                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
+                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
+            ),
+            label="SNPE (CPU runtime)",
+        ),
+        Runtime(
+            "snpe_gpu",
+            "onnx",
+            "dlc",
+            ("fp32", "fp16"),
+            "gpu",
+            "Qualcomm SNPE, GPU runtime (OpenCL on Adreno; fp32 or fp16 storage, no int8 kernels)",
+            abis=("armv8",),
+            thread_model="runtime",
+            conversion=Conversion(
+                "snpe-onnx-to-dlc",
+                "onnx",
+                "toolchain",
+                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
+                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
+            ),
+            label="SNPE (GPU runtime)",
         ),
     )
 }

@@ -25,6 +25,7 @@ __all__ = [
     "RecipeConfig",
     "SearchConfig",
     "SensitivityConfig",
+    "SshConfig",
     "StrategyConfig",
     "TargetConfig",
     "TrainConfig",
@@ -202,20 +203,46 @@ class StrategyConfig:
 
 
 @dataclass
-class TargetConfig:
-    """A device + runtime profile (``targets/*.yaml``): where the compressed model will run.
+class SshConfig:
+    """How to reach the device over SSH (``target.ssh.host`` set: latency is measured there, ``measured-remote``).
 
-    ``graph_optimization`` is ONNX Runtime's level (disable | basic | extended | all); ``delegate`` is TFLite's
-    (xnnpack | none).
+    ``key`` is a private key file (default: your SSH agent and ``~/.ssh`` keys); ``known_hosts`` a known-hosts file
+    (default ``~/.ssh/known_hosts``: the device's host key must be known, nothing is trusted blindly);
+    ``python`` the interpreter on the device that has its runtime installed; ``workdir`` where models and the
+    benchmark script are copied; ``timeout`` seconds to connect.
+    """
+
+    host: Optional[str] = None
+    port: int = 22
+    user: Optional[str] = None
+    key: Optional[str] = None
+    known_hosts: Optional[str] = None
+    python: str = "python3"
+    workdir: str = "/tmp/recipecc-bench"
+    timeout: float = 10.0
+
+
+@dataclass
+class TargetConfig:
+    """A target (``targets/*.yaml``): a device, the runtime on it, and who measures the latency.
+
+    ``device`` names an entry of ``recipecc/recipe/devices.py``, ``runtime`` one of ``catalog.RUNTIMES``; ``abi``
+    picks the runtime build for the device's CPU (armv7 | armv8 on ARM devices; null = the first both support);
+    ``measurer`` is ``auto`` (this machine: measured-host; ``ssh.host`` given: measured-remote; otherwise
+    estimated), or one of measured-host | measured-remote | estimated. ``graph_optimization`` is ONNX Runtime's
+    level (disable | basic | extended | all); ``delegate`` is TFLite's (xnnpack | none).
     """
 
     name: str = "host"
     description: str = ""
-    device: str = "cpu"
+    device: str = "host"
     runtime: str = "paddle_inference"
+    abi: Optional[str] = None
+    measurer: str = "auto"
     threads: list[int] = field(default_factory=lambda: [1, 2])
     graph_optimization: str = "all"
     delegate: str = "xnnpack"
+    ssh: SshConfig = field(default_factory=SshConfig)
 
 
 @dataclass

@@ -33,13 +33,13 @@ from recipecc.recipe.catalog import (
     QUANT_INT_TYPES,
     QUANT_IO_TYPES,
     QUANT_MODES,
-    RUNTIMES,
     SENSITIVITY_TARGETS,
     TFLITE_DELEGATES,
 )
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.files import check_dataset_root, check_model_path
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
+from recipecc.recipe.targets import resolve_target
 
 __all__ = ["BOUNDS", "Bound", "numeric_fields", "validate_recipe"]
 
@@ -113,6 +113,8 @@ BOUNDS: dict[str, Bound] = {
     **_quant_bounds("strategy.search.candidates[]"),
     "strategy.search.max_drop": Bound(0.0, 1.0),
     "target.threads[]": Bound(1, 1024),
+    "target.ssh.port": Bound(1, 65_535),
+    "target.ssh.timeout": Bound(0.0, 600.0, open_low=True),
     "bench.warmup": Bound(0, 10_000_000),
     "bench.repeats": Bound(1, 100_000_000),
     "bench.batch_size": _BATCH,
@@ -267,9 +269,7 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _choice("strategy.search.metric", strategy.search.metric, ["top1", *FIDELITY_METRICS])
 
     target = recipe.target
-    _choice("target.runtime", target.runtime, list(RUNTIMES))
-    if not target.threads:
-        raise RecipeError("target.threads is empty", key="target.threads", valid="a list of thread counts >= 1")
+    resolve_target(target)  # device, runtime, abi, threads and measurer fit together
     _choice("target.graph_optimization", target.graph_optimization, GRAPH_OPTIMIZATION_LEVELS)
     _choice("target.delegate", target.delegate, TFLITE_DELEGATES)
 

@@ -40,11 +40,11 @@ def latency_size_plot(results: dict[str, Any], path: Path) -> str:
         for stage in stages:
             row = next((r for r in stage["latency"] if r["threads"] == count), None)
             medians.append(row["median_ms"] if row else 0.0)
-            errors.append((row["p90_ms"] - row["median_ms"]) if row else 0.0)
+            errors.append((row["p90_ms"] - row["median_ms"]) if row and "p90_ms" in row else 0.0)
         xs = [i + (offset - (len(threads) - 1) / 2) * width for i in range(len(stages))]
         ax_lat.bar(xs, medians, width, yerr=[[0] * len(errors), errors], capsize=3, label=f"{count} thread(s)")
     ax_lat.set_xticks(range(len(stages)), names)
-    ax_lat.set_ylabel("latency, ms (bar: median, whisker: p90)")
+    ax_lat.set_ylabel("latency, ms (bar: median, whisker: p90 if measured)")
     ax_lat.set_title(f"Latency ({stages[0]['latency'][0]['source'] if stages[0]['latency'] else ''})")
     ax_lat.legend()
     ax_size.bar(names, [stage["size_bytes"] / 1e3 for stage in stages], color="tab:gray")

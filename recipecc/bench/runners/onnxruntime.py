@@ -95,7 +95,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         return call
 
     describe = {
-        "source": "measured-host",
         "runtime": f"ONNX Runtime {ort.__version__}",
         "engine": f"CPUExecutionProvider, graph optimization {level} ({_LEVELS[level]}), inter_op 1",
         "batch_size": batch_size,
@@ -107,4 +106,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         outputs=outputs,
         make_call=make_call,
         describe=describe,
+        model_paths=[path.parent / str(name) for name in meta["model_files"]],
+        sample=sample,
     )

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
+from recipecc.passes.paddle.layer_table import layer_table
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
@@ -81,7 +82,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         return call
 
     describe = {
-        "source": "measured-host",
         "runtime": f"Paddle Inference {paddle.__version__}",
         "engine": "oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32",
         "batch_size": int(p["batch_size"]),
@@ -93,4 +93,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         outputs=outputs,
         make_call=make_call,
         describe=describe,
+        model_paths=[model_dir / name for name in files],
+        layer_table=lambda: layer_table(model_dir, files),
+        sample=sample,
     )

@@ -105,7 +105,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         return lambda: timed(sample)
 
     describe = {
-        "source": "measured-host",
         "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
         "engine": _ENGINES[delegate],
         "batch_size": batch_size,
@@ -117,4 +116,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         outputs=outputs,
         make_call=make_call,
         describe=describe,
+        model_paths=[path],
+        sample=sample,
     )

@@ -257,12 +257,5 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
         stages.append(Stage("pruned", pruned, "fp32"))
     if recipe.strategy.quant is not None:
         stages.append(_quantize(b, stages[-1], keras_node, data))
-    if runtime.device != "cpu":
-        b.check(
-            "latency",
-            "warn",
-            f"{runtime.name}: no {runtime.device} here; `recipecc plan` only. Run the recipe on the device itself "
-            "(recipecc run there) to measure its latency; nothing is estimated",
-        )
     for stage in stages:
         b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)
