@@ -63,3 +63,13 @@ def test_missing_and_malformed_files_are_named_at_plan_time(shapes: Path, tmp_pa
 def test_user_sets_need_a_root_and_shapes_need_four_classes() -> None:
     assert "dataset=voc needs the folder of your data set" in error_for("recipe=yolov3_shapes", "dataset=voc")
     assert "the shapes set has 4 classes" in error_for("recipe=yolov3_shapes", "model.num_classes=80")
+
+
+def test_yolov3_layer_tables_hold_the_reference_costs() -> None:
+    """The estimator's tables at 608x608, COCO head: the MACs paddle.flops counts for the built networks."""
+    from recipecc.estimate import builtin_table
+
+    for arch, macs in {"yolov3_mobilenet_v1": 22.26e9, "yolov3_resnet34": 44.76e9}.items():
+        table = builtin_table(arch)
+        assert table is not None and table["input"] == [3, 608, 608] and table["num_classes"] == 80
+        assert abs(table["macs"] - macs) / macs < 0.01

@@ -32,7 +32,11 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "mobilenet_v2": (3, 224, 224),
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
+    "yolov3_mobilenet_v1": (3, 608, 608),
+    "yolov3_resnet34": (3, 608, 608),
 }
+#: the head each table is generated with (ImageNet's 1000 classes unless listed; the YOLOv3 rows are COCO's)
+CLASSES: dict[str, int] = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_resnet34": 80}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -210,16 +214,15 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     from recipecc.passes.quiet import quiet_stdout
 
     paddle.seed(0)
-    model = build_model(arch, input_shape, 1000 if arch != "digits_cnn" else 10, width)
+    classes = CLASSES.get(arch, 1000)
+    model = build_model(arch, input_shape, classes, width)
     names = _traced_conv_names(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         spec = [paddle.static.InputSpec([None, *input_shape], "float32", "image")]
         with quiet_stdout():
             paddle.jit.save(model, str(Path(tmp) / "model"), input_spec=spec)
         table = layer_table(Path(tmp), ["model.pdmodel", "model.pdiparams"], names)
-    table = {"arch": arch, "input": list(input_shape), "width": width, "num_classes": 1000, **table}
-    if arch == "digits_cnn":
-        table["num_classes"] = 10
+    table = {"arch": arch, "input": list(input_shape), "width": width, "num_classes": classes, **table}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{arch}.json"
     path.write_text(json.dumps(table, indent=1) + "\n")
