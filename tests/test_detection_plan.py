@@ -44,7 +44,7 @@ def test_a_user_voc_root_is_checked_and_read_as_voc(shapes: Path) -> None:
     built = plan("recipe=yolov3_shapes", f"dataset.root={shapes}")
     data = next(n for n in built.nodes if n.id == "data")
     assert data.params["format"] == "voc" and "generate" not in data.params
-    assert any("VOC detection set" in c.message and "4 training" in c.message for c in built.checks)
+    assert any("VOC detection set" in c.detail and "4 training" in c.detail for c in built.checks)
 
 
 def test_missing_and_malformed_files_are_named_at_plan_time(shapes: Path, tmp_path: Path) -> None:

@@ -111,7 +111,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "root": "generated shapes set (in this artifact)" if generated else str(root),
         "data_format": fmt,
         "splits": {"train": str(p["train_split"]), "eval": str(p["split"])},
-        "annotation_source": str(test_set.source),
+        "annotation_source": (
+            f"generated shapes set, {fmt.upper()} split '{p['split']}'" if generated else str(test_set.source)
+        ),
         "ground_truth": GROUND_TRUTH_FILE,
         "layout": p["layout"],
         "input_shape": [3, size, size] if p["layout"] == "NCHW" else [size, size, 3],
