@@ -55,21 +55,6 @@ def _load(overrides: Sequence[str]) -> Any:
     return validate_recipe(compose_recipe(overrides))
 
 
-def _expand_sweeps(overrides: list[str]) -> list[list[str]]:
-    """Every job of a multirun (``key=a,b``), to validate and plan them all before the first one starts."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from recipecc.recipe.compose import translate_error
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-        batches = BasicSweeper.split_arguments(parsed, max_batch_size=None)
-    except Exception as exc:
-        raise translate_error(exc) from None
-    return [list(job) for batch in batches for job in batch] or [[]]
-
-
 # --- verbs ------------------------------------------------------------------------------------------------
 
 
@@ -83,10 +68,12 @@ def cmd_show(overrides: list[str]) -> int:
 
 
 def cmd_plan(overrides: list[str]) -> int:
+    from recipecc.engine import check_reachable
     from recipecc.plan import ArtifactCache, build_plan
 
     recipe = _load(overrides)
     plan = build_plan(recipe)
+    check_reachable(plan)  # a device measured over SSH: host down, auth refused, runtime missing -> exit 2
     cache = ArtifactCache(plan.cache_root)
     _stdout.print(
         f"[bold]plan[/] {plan.recipe_name} on {plan.target_name} · recipe hash {plan.recipe_hash}\n"
@@ -137,19 +124,26 @@ def _latency_source(path: Path) -> str:
 def cmd_list(_: list[str]) -> int:
     from omegaconf import OmegaConf
 
-    from recipecc.paths import recipes_dir, targets_dir
     from recipecc.plan.registry import PASSES
     from recipecc.recipe.compose import group_options
+    from recipecc.recipe.searchpath import option_files
 
-    def describe(folder: Path, name: str, *keys: str) -> list[str]:
-        data = OmegaConf.load(folder / f"{name}.yaml")
+    files: dict[str, dict[str, Path]] = {}
+    for group in ("recipe", "target", "strategy", "model", "dataset"):
+        files[group] = {}
+        for path in option_files(group):
+            files[group].setdefault(path.stem, path)
+
+    def describe(group: str, name: str, *keys: str) -> list[str]:
+        path = files[group].get(name)
+        data = OmegaConf.load(path) if path else OmegaConf.create()
         return [str(OmegaConf.select(data, key, default="") or "") for key in keys]
 
     sections: list[tuple[str, list[str], list[list[str]]]] = [
         (
             "recipes",
             ["recipe", "description"],
-            [[n, *describe(recipes_dir() / "recipe", n, "description")] for n in group_options("recipe")],
+            [[n, *describe("recipe", n, "description")] for n in group_options("recipe")],
         ),
         (
             "targets",
@@ -157,9 +151,9 @@ def cmd_list(_: list[str]) -> int:
             [
                 [
                     n,
-                    *describe(targets_dir(), n, "device", "runtime", "threads"),
-                    _latency_source(targets_dir() / f"{n}.yaml"),
-                    *describe(targets_dir(), n, "description"),
+                    *describe("target", n, "device", "runtime", "threads"),
+                    _latency_source(files["target"][n]) if n in files["target"] else "",
+                    *describe("target", n, "description"),
                 ]
                 for n in group_options("target")
             ],
@@ -173,7 +167,8 @@ def cmd_list(_: list[str]) -> int:
                     ", ".join(
                         k
                         for k in ("prune", "finetune", "quant")
-                        if OmegaConf.select(OmegaConf.load(recipes_dir() / "strategy" / f"{n}.yaml"), k) is not None
+                        if n in files["strategy"]
+                        and OmegaConf.select(OmegaConf.load(files["strategy"][n]), k) is not None
                     )
                     or "baseline only",
                 ]
@@ -183,12 +178,12 @@ def cmd_list(_: list[str]) -> int:
         (
             "models",
             ["model", "arch"],
-            [[n, *describe(recipes_dir() / "model", n, "arch")] for n in group_options("model")],
+            [[n, *describe("model", n, "arch")] for n in group_options("model")],
         ),
         (
             "datasets",
             ["dataset", "name"],
-            [[n, *describe(recipes_dir() / "dataset", n, "name")] for n in group_options("dataset")],
+            [[n, *describe("dataset", n, "name")] for n in group_options("dataset")],
         ),
         (
             "passes",
@@ -225,7 +220,10 @@ def _summary(outcome: Any) -> None:
         vs = stage["vs_baseline"]
         row = [
             stage["name"],
-            percent(stage["metrics"].get(metric)) + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            "not measurable"
+            if "quality_note" in stage
+            else percent(stage["metrics"].get(metric))
+            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
@@ -239,6 +237,8 @@ def _summary(outcome: Any) -> None:
         table.add_row(*row)
     first = results["stages"][0]["latency"][0]
     _stdout.print(table)
+    if results.get("quality_note"):
+        _stdout.print(f"[yellow]{results['quality_note']}[/]")
     _reference_lines(results)
     if first["source"] == "estimated":
         error = first["estimator"]["fit_error"]
@@ -255,6 +255,74 @@ def _summary(outcome: Any) -> None:
         f"latency {first['source']}: {how} · {len(outcome.executed)} pass(es) ran, {len(outcome.cached)} cached"
     )
     _stdout.print(f"report: {outcome.reports['markdown']}  ({outcome.reports['html'].name}, results.json)")
+
+
+def _sweep_summary(sweep_dir: Path) -> int:
+    """Print the sweep's jobs and where its report is; the exit code says whether every job completed."""
+    import json
+
+    from recipecc.report.sweep import SWEEP_FILES
+
+    path = sweep_dir / SWEEP_FILES["json"]
+    if not path.is_file():
+        _console.print(f"[bold red]error:[/] the sweep wrote no report into {sweep_dir}")
+        return EXIT_PASS_FAILED
+    summary = json.loads(path.read_text())
+    table = Table(title=f"sweep {sweep_dir}", title_justify="left", header_style="bold")
+    for column in ("#", *summary["swept"], "status", "quality", "size", "pareto"):
+        table.add_column(column)
+    for job in summary["jobs"]:
+        quality = job.get("quality")
+        table.add_row(
+            str(job["num"]) + (" best" if summary.get("best") is not None and job["num"] == summary["best"] else ""),
+            *[job["swept"].get(key, "") for key in summary["swept"]],
+            job["status"],
+            "" if quality is None else f"{quality * 100:.2f}%",
+            "" if job.get("size_bytes") is None else f"{job['size_bytes'] / 1e3:.1f} KB",
+            "yes" if job.get("pareto") else "",
+        )
+    _stdout.print(table)
+    _stdout.print(f"sweep report: {sweep_dir / SWEEP_FILES['markdown']}  (sweep.html, sweep.json)")
+    return 0 if summary["counts"]["failed"] == 0 else EXIT_PASS_FAILED
+
+
+def _task(cfg: Any) -> float | None:
+    """Hydra's task function: one run, or one job of a multirun (module level, so that launchers that pickle it,
+    such as Ray's, send a reference rather than its closure)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from recipecc.engine import run_recipe
+    from recipecc.recipe import validate_recipe
+    from recipecc.worker import PassError
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        from recipecc.sweep.task import run_sweep_job
+
+        return run_sweep_job(
+            cfg,
+            Path(hydra_cfg.runtime.output_dir),
+            Path(hydra_cfg.sweep.dir).resolve(),
+            int(hydra_cfg.job.num),
+            list(hydra_cfg.overrides.task),
+            _console,
+        )
+    try:
+        recipe = validate_recipe(cfg)
+        outcome = run_recipe(recipe, Path(hydra_cfg.runtime.output_dir), _console)
+    except RecipeError as exc:
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except PassError as exc:
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        if os.environ.get("RECIPECC_VERBOSE") and exc.detail:
+            _console.print(exc.detail, markup=False)
+        else:
+            _console.print("(set RECIPECC_VERBOSE=1 for the worker's traceback)")
+        sys.exit(EXIT_PASS_FAILED)
+    _summary(outcome)
+    return None
 
 
 def _reference_lines(results: dict[str, Any]) -> None:
@@ -275,6 +343,45 @@ def _reference_lines(results: dict[str, Any]) -> None:
         )
 
 
+def _print_config(hydra_args: list[str], overrides: list[str]) -> int | None:
+    """``run --cfg job|hydra|all [--resolve]``, answered here: Hydra's own printer fails on ``--cfg hydra
+    --resolve`` (run-time values such as ``hydra.job.num`` are not known yet). ``None``: no ``--cfg`` given."""
+    from omegaconf import OmegaConf
+
+    which = next((hydra_args[i + 1] for i, a in enumerate(hydra_args[:-1]) if a in ("--cfg", "-c")), None)
+    if which is None:
+        return None
+    if which not in ("job", "hydra", "all"):
+        raise RecipeError(f"--cfg {which!r} is not a config part", key="--cfg", value=which, valid="job, hydra, all")
+    from hydra import compose
+
+    from recipecc.recipe.compose import PRIMARY_CONFIG, hydra_context
+
+    hydra_overrides = [a for a in hydra_args if not a.startswith("-") and a not in ("job", "hydra", "all")]
+    with hydra_context():
+        try:
+            cfg = compose(
+                config_name=PRIMARY_CONFIG, overrides=[*hydra_overrides, *overrides], return_hydra_config=True
+            )
+        except Exception as exc:
+            from recipecc.recipe.compose import translate_error
+
+            raise translate_error(exc) from None
+    part: Any = cfg
+    if which == "job":
+        part = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if k != "hydra"])
+    elif which == "hydra":
+        part = OmegaConf.masked_copy(cfg, ["hydra"])
+    note = ""
+    try:
+        text = OmegaConf.to_yaml(part, resolve="--resolve" in hydra_args)
+    except Exception as exc:  # values only Hydra's run knows (hydra.job.num, hydra.runtime.*)
+        text = OmegaConf.to_yaml(part)
+        note = f"# shown unresolved: {' '.join(str(exc).split())[:200]} (known only while Hydra runs a job)\n"
+    _stdout.print(note + text, end="", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def cmd_run(args: list[str]) -> int:
     """Validate and plan every job first (exit 2 on a bad recipe), then hand over to Hydra's main."""
     overrides, hydra_args = _split_argv(args)
@@ -282,46 +389,74 @@ def cmd_run(args: list[str]) -> int:
 
     multirun = any(arg in ("-m", "--multirun") for arg in hydra_args)
     search_path = [arg for arg in hydra_args if arg.lstrip("+").startswith("hydra.searchpath=")]
-    for job in _expand_sweeps(overrides) if multirun else [overrides]:
+    hydra_overrides = [arg for arg in hydra_args if not arg.startswith("-")]
+    if multirun:
+        from recipecc.sweep.expand import plan_sweep
+
+        jobs = [list(job) for job in plan_sweep(overrides, hydra_overrides).jobs]
+    else:
+        jobs = [overrides]
+    for job in jobs:
         build_plan(_load([*search_path, *job]))
+    printed = _print_config(hydra_args, [*search_path, *overrides])
+    if printed is not None:
+        return printed
+    from recipecc.recipe.guard import check_output_dir, check_yaml_tree
+
+    # a config folder added with --config-dir is read by Hydra like ours: scanned with the same bounds first
+    check_yaml_tree(Path(hydra_args[i + 1]) for i, a in enumerate(hydra_args[:-1]) if a in ("--config-dir", "-cd"))
+
+    for arg in hydra_args:
+        key, _, value = arg.lstrip("+").partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir", "hydra.sweep.subdir"):
+            check_output_dir(key, value)
 
     import hydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import DictConfig
 
     from recipecc.paths import recipes_dir
     from recipecc.recipe.compose import register_configs
 
     register_configs()
 
-    def task(cfg: DictConfig) -> None:
-        from recipecc.engine import run_recipe
-        from recipecc.recipe import validate_recipe
-        from recipecc.worker import PassError
-
-        try:
-            recipe = validate_recipe(cfg)
-            outcome = run_recipe(recipe, Path(HydraConfig.get().runtime.output_dir), _console)
-        except RecipeError as exc:
-            _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except PassError as exc:
-            _console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            if os.environ.get("RECIPECC_VERBOSE") and exc.detail:
-                _console.print(exc.detail, markup=False)
-            else:
-                _console.print("(set RECIPECC_VERBOSE=1 for the worker's traceback)")
-            sys.exit(EXIT_PASS_FAILED)
-        _summary(outcome)
-
-    main_fn = hydra.main(config_path=str(recipes_dir()), config_name="config", version_base="1.3")(task)
+    main_fn = hydra.main(config_path=str(recipes_dir()), config_name="config", version_base="1.3")(_task)
     saved = sys.argv
     sys.argv = ["recipecc run", *hydra_args, *overrides]
     try:
         main_fn()
     finally:
         sys.argv = saved
+        if multirun:
+            _report_stopped_sweep()
+    if multirun:
+        from recipecc.sweep.callback import last_sweep_dir
+
+        sweep_dir = last_sweep_dir()
+        return _sweep_summary(sweep_dir) if sweep_dir is not None else 0
     return 0
+
+
+def _report_stopped_sweep() -> None:
+    """A sweep that stopped before its end (a sweeper's error, Ctrl-C) still gets its report, from the jobs that
+    finished; the error itself has been printed by Hydra."""
+    from recipecc.sweep.callback import last_sweep_dir, sweep_reported, write_sweep_report
+
+    sweep_dir = last_sweep_dir()
+    if sweep_dir is None or sweep_reported(sweep_dir):
+        return
+    paths = write_sweep_report(sweep_dir, remeasure=False)
+    _console.print(f"[bold yellow]the sweep stopped early;[/] report of the jobs that ran: {paths['markdown']}")
+
+
+def _with_search_path(args: list[str]) -> list[str]:
+    """Team folders and packages for every verb: ``--config-dir DIR`` and ``hydra.searchpath=[...]`` join
+    ``RECIPECC_PATH`` (checked here, so a missing folder is a clear error), which the search-path plugin reads in
+    this process and in every worker or launcher process it starts."""
+    from recipecc.recipe.searchpath import add_entries, extract_search_path_args, file_choices, search_path_entries
+
+    rest, entries = extract_search_path_args(args)
+    search_path_entries()
+    add_entries(entries, "--config-dir / hydra.searchpath")
+    return file_choices(rest)
 
 
 def cmd_cache(args: list[str]) -> int:
@@ -344,10 +479,9 @@ def cmd_cache(args: list[str]) -> int:
         if problems:
             corrupt += 1
             cache.drop(key)
-            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)")
-    _stdout.print(
-        f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt" + (" and dropped" if corrupt else "")
-    )
+            _stdout.print(f"[bold red]corrupt[/] {key}: {escape('; '.join(problems))} (dropped)", soft_wrap=True)
+    dropped = " and dropped" if corrupt else ""
+    _stdout.print(f"{len(keys)} entries in {cache.root} verified, {corrupt} corrupt{dropped}", soft_wrap=True)
     return 1 if corrupt else 0
 
 
@@ -362,12 +496,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list | cache")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Hydra overrides (and Hydra flags for run)")
     ns = parser.parse_args(argv)
+    from recipecc.recipe.searchpath import ENV_VAR
+
+    saved_path = os.environ.get(ENV_VAR)
     try:
-        return VERBS[ns.verb](list(ns.args))
+        return VERBS[ns.verb](_with_search_path(list(ns.args)))
     except RecipeError as exc:
         _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
+    finally:  # the command's folders were for this command only (main() is also called in-process, by tests)
+        if saved_path is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved_path
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the importable module's main, not this __main__ copy: launchers that pickle the task function (joblib,
+    # Ray) send a reference to recipecc.cli._task, which only an importable module allows
+    from recipecc.cli import main as _importable_main
+
+    sys.exit(_importable_main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,8 +93,13 @@ def _drop_if_corrupt(cache: ArtifactCache, key: str, label: str, console: Consol
     return problems
 
 
-def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log."""
+def execute_plan(
+    plan: Plan, console: Console | None = None, workers: BackendWorkers | None = None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Run (or fetch from the cache) every node; returns each node's artifact metadata and the pass log.
+
+    ``workers``: backend worker processes to reuse (a caller running many recipes keeps the frameworks imported);
+    by default the run starts its own and closes them at the end."""
     console = console or Console(stderr=True)
     cache = ArtifactCache(plan.cache_root)
     cache.root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +113,7 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     measure_together = any(not cache.has(node.key) or cache.verify(node.key) for node in plan.bench_nodes)
     started = time.time()
     total = len(plan.nodes)
-    with BackendWorkers() as workers:
+    with BackendWorkers() if workers is None else nullcontext(workers) as workers:
         for index, node in enumerate(plan.nodes, 1):
             spec = PASSES[node.pass_name]
             label = f"[{index}/{total}] {node.id:<18} {node.pass_name:<16}"
@@ -180,14 +185,16 @@ def execute_plan(plan: Plan, console: Console | None = None) -> tuple[dict[str, 
     return outputs, pass_log
 
 
-def run_recipe(recipe: RecipeConfig, run_dir: Path, console: Console | None = None) -> RunOutcome:
-    """Plan, execute, benchmark and report one recipe into ``run_dir``."""
+def run_recipe(
+    recipe: RecipeConfig, run_dir: Path, console: Console | None = None, workers: BackendWorkers | None = None
+) -> RunOutcome:
+    """Plan, execute, benchmark and report one recipe into ``run_dir`` (``workers``: see :func:`execute_plan`)."""
     from recipecc.report import render_reports
 
     console = console or Console(stderr=True)
     plan = build_plan(recipe)
     check_reachable(plan)
-    outputs, pass_log = execute_plan(plan, console)
+    outputs, pass_log = execute_plan(plan, console, workers)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = deliver_models(plan, outputs, run_dir)
     results = assemble_results(plan, outputs, asdict(recipe), pass_log, files)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import shutil
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -65,6 +66,21 @@ def _guarded_call(entry: str, ctx: PassContext) -> tuple[bool, Any, str]:
         return False, f"{type(exc).__name__}: {exc}", traceback.format_exc()
 
 
+def _isolated_call(entry: str, ctx: PassContext) -> tuple[bool, Any, str]:
+    """:func:`_guarded_call` with the worker's working folder inside the pass's own output folder (and removed
+    after): a library that writes into the current folder (onnxruntime's ``sym_shape_infer_temp.onnx``) then
+    writes nowhere else. Passes get absolute paths, so nothing they read depends on the working folder."""
+    scratch = ctx.out_dir / ".cwd"
+    scratch.mkdir(exist_ok=True)
+    previous = os.getcwd()
+    os.chdir(scratch)
+    try:
+        return _guarded_call(entry, ctx)
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _exit_with_parent(parent: int) -> None:
     """Stop the worker when the compiler process is gone (killed runs must not leave a worker training on)."""
     import threading
@@ -89,6 +105,13 @@ def _init_worker(env: dict[str, str], parent: int) -> None:
     warnings.filterwarnings("ignore", message="Setuptools is replacing distutils")
 
 
+def _standard_start_method() -> None:
+    """Inside a joblib (loky) worker the process-wide start method is "loky", and a spawned child, told to use
+    it, dies before running anything ("cannot find context for 'loky'"); our workers need a standard one."""
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork", "forkserver"):
+        multiprocessing.set_start_method("spawn", force=True)
+
+
 class BackendWorkers:
     """One worker process per backend, created on first use and closed on exit."""
 
@@ -102,6 +125,7 @@ class BackendWorkers:
         else:
             pool = self._pools.get(backend)
             if pool is None:
+                _standard_start_method()
                 pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
@@ -110,7 +134,7 @@ class BackendWorkers:
                 )
                 self._pools[backend] = pool
             try:
-                ok, value, detail = pool.submit(_guarded_call, entry, ctx).result()
+                ok, value, detail = pool.submit(_isolated_call, entry, ctx).result()
             except BrokenProcessPool:
                 self._pools.pop(backend, None)
                 raise WorkerCrashed(

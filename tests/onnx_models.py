@@ -72,3 +72,46 @@ def matmul_model(path: Path, *, features: int = 32) -> Path:
     model.ir_version = 7
     onnx.save_model(model, str(path))
     return path
+
+
+def dense_map_model(path: Path, *, size: int = 64, channels: int = 8, gain: float = 1.5) -> Path:
+    """A dense-prediction net (probability map [N, 1, size, size]) whose activations have a long tail.
+
+    Conv -> x*gain -> Exp -> Conv -> Sigmoid: the Exp output is log-normal, like the rare large activations of real
+    detectors, so MinMax calibration spends the uint8 range on a few outliers and the map falls apart (IoU ~0.1 of
+    the thresholded map), while Entropy / Percentile calibration clip the tail and keep it: the failure shape of a
+    PP-OCR text detector under default ORT calibration, in a file of a few KB.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(0)
+
+    def weight(name: str, *shape: int, scale: float) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.randn(*shape) * scale).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="backbone/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["c1", "gain"], ["s1"], name="backbone/gain"),
+        helper.make_node("Exp", ["s1"], ["e1"], name="backbone/exp"),
+        helper.make_node("Conv", ["e1", "w2", "b2"], ["c2"], name="head/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c2"], ["prob"], name="head/sigmoid"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dense_map",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["batch", 1, size, size])],
+        [
+            weight("w1", channels, 3, 3, 3, scale=0.3),
+            numpy_helper.from_array(np.zeros(channels, np.float32), "b1"),
+            numpy_helper.from_array(np.array(gain, np.float32), "gain"),
+            weight("w2", 1, channels, 3, 3, scale=0.2),
+            numpy_helper.from_array(np.array([-1.0], np.float32), "b2"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="recipecc-tests")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path))
+    return path

@@ -35,3 +35,12 @@ def counted(ctx: PassContext) -> dict[str, Any]:
     time.sleep(float(ctx.params.get("hold", 0)))
     (ctx.out_dir / "model.bin").write_bytes(b"weights" * 100)
     return {"format": "test"}
+
+
+def stray(ctx: PassContext) -> dict[str, Any]:
+    """Writes into the current folder, as onnxruntime's symbolic shape inference does (sym_shape_infer_temp.onnx)."""
+    from pathlib import Path
+
+    Path("sym_shape_infer_temp.onnx").write_bytes(b"temp")
+    (ctx.out_dir / "model.bin").write_bytes(b"ok")
+    return {"format": "test"}

@@ -144,3 +144,19 @@ def test_keys_cover_every_file_of_a_model(tmp_path: Path) -> None:
     data = tmp_path / "ext.data"
     data.write_bytes(data.read_bytes()[:-4] + b"\0\0\0\1")
     assert fingerprint_path(tmp_path / "ext.onnx") != first
+
+
+def test_a_pass_writes_only_inside_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_passes: None
+) -> None:
+    monkeypatch.setattr(
+        engine, "PASSES", {"test.stray": PassSpec("test.stray", "fake", "passes_for_tests:stray", "t", "s", ())}
+    )
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    node = PlanNode("model", "test.stray", {}, {}, "key-stray")
+    engine.execute_plan(Plan("r", "host", "h", str(tmp_path / "cache"), (node,)))
+    assert list(here.iterdir()) == []  # nothing left in the working folder
+    entry = tmp_path / "cache" / "key-stray"
+    assert sorted(p.name for p in entry.iterdir()) == ["artifact.json", "manifest.json", "model.bin"]

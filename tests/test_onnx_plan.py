@@ -47,12 +47,15 @@ def test_default_recipe_on_host_ort_converts_paddle_stages_and_quantizes_with_or
     assert plan.node("to_onnx.pruned").params == {"opset": 13}
     assert dict(plan.node("quantize").inputs) == {"model": "shape_prep.pruned", "data": "data"}
     q = plan.node("quantize").params
-    # the measured-good defaults: static QDQ, uint8 activations, int8 per-channel weights, MinMax
+    # the defaults: static QDQ, uint8 activations, int8 weights, calibration chosen per model (algo auto)
     assert (q["mode"], q["format"], q["activation_type"], q["weight_type"], q["per_channel"], q["algo"]) == (
-        "ptq_static", "qdq", "uint8", "int8", True, "minmax",
+        "ptq_static", "qdq", "uint8", "int8", True, "auto",
     )  # fmt: skip
-    assert "ConvInteger" in str(q["why"])
-    assert "avg is PaddleSlim's name" in checks(plan)["quant"][1]
+    assert "calibration chosen for this model" in str(q["why"])
+    assert "PaddleSlim" not in checks(plan)["quant"][1]
+    paddle_name = plan_for("target=host_ort", "strategy.quant.algo=avg")  # asked for: mapped, and said so
+    assert "avg is PaddleSlim's name" in checks(paddle_name)["quant"][1]
+    assert "ConvInteger" in str(paddle_name.node("quantize").params["why"])
     assert {n.pass_name for n in plan.bench_nodes} == {"onnx.bench"}
     assert plan.node("bench.baseline").params["graph_optimization"] == "all"
 
@@ -66,7 +69,8 @@ def test_per_channel_qdq_on_a_file_inserts_the_opset_upgrade(conv11: Path, image
     ]  # fmt: skip
     assert plan.node("opset_upgrade").params == {"min_opset": 13}
     assert dict(plan.node("shape_prep").inputs) == {"model": "opset_upgrade"}
-    assert "opset_upgrade" not in [n.id for n in plan_for(*base, "strategy.quant.weight_per_channel=false").nodes]
+    per_tensor = plan_for(*base, "strategy.quant.weight_per_channel=false", "strategy.quant.algo=minmax")
+    assert "opset_upgrade" not in [n.id for n in per_tensor.nodes]
     assert plan.node("load").params["fingerprint"].startswith("file:")
 
 
@@ -101,7 +105,7 @@ def test_bad_onnx_options_are_plan_errors(conv11: Path) -> None:
     with pytest.raises(RecipeError, match="no ONNX Runtime calibration method"):
         plan_for("target=host_ort", "strategy=quant", "strategy.quant.algo=mse")
     with pytest.raises(RecipeError) as info:
-        plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune")
+        plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune_fpgm")
     assert info.value.valid == ["magnitude"]
 
 

@@ -279,3 +279,35 @@ def test_the_cli_refusals_leave_the_cache_empty(isolated_cache: Path, capsys: py
     refused(capsys, "run", "+strategy.prune.ratoi=0.3")
     refused(capsys, "run", "description=${oc.env:HOME}")
     assert not any(isolated_cache.iterdir())
+
+
+# --- Hydra's own failures ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run_dir", "message"),
+    [
+        ("{file}", "is an existing file"),
+        ("{file}/below", "lies below the file"),
+        ("/proc/recipecc", "is inside a system folder"),
+        ("", "hydra.run.dir is empty"),
+        ("''", "hydra.run.dir is empty"),
+    ],
+)
+def test_bad_run_folders_are_clean_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, run_dir: str, message: str
+) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    msg = refused(capsys, "run", "recipe=digits_smoke", f"hydra.run.dir={run_dir.format(file=file)}")
+    assert message in msg
+    assert file.read_text() == "x" and not (Path.cwd() / "report.md").exists()
+
+
+def test_cfg_hydra_resolve_prints_instead_of_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--cfg", "hydra", "--resolve"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("# shown unresolved") and "run:" in out and "Traceback" not in out
+    assert main(["run", "--cfg", "job", "--resolve", "strategy.prune.ratio=0.3"]) == 0
+    assert "ratio: 0.3" in capsys.readouterr().out
+    assert "--cfg 'nope' is not a config part" in refused(capsys, "run", "--cfg", "nope")

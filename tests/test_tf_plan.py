@@ -52,7 +52,7 @@ def test_mobilenet_seed_recipes_reproduce_the_reference_rows(image_dir: Path) ->
     assert any(c.name == "data" and "fallback" in c.detail for c in base.checks)
 
     pruned = plan_for("recipe=mobilenet_v1_prune90_tflite")
-    assert stages(pruned) == [("baseline", "fp32"), ("pruned", "fp32")]
+    assert stages(pruned) == [("baseline", "fp32"), ("pruned", "fp32"), ("pruned-sparse", "fp32")]
     prune = pruned.node("prune").params
     assert (prune["ratio"], prune["schedule"], prune["block"]) == (0.9, "polynomial", None)
     assert pruned.node("train").key == base.node("train").key  # one trained baseline serves both recipes
@@ -100,7 +100,7 @@ def test_prune_then_int8_quantizes_the_pruned_model() -> None:
     [
         (("strategy=magnitude",), "strategy.prune.criterion"),  # paddle host: magnitude is not PaddleSlim's
         (("strategy=tflite_fp16",), "target"),  # paddle host: no fp16 on the CPU
-        (("recipe=digits_tflite_smoke", "strategy=prune"), "strategy.prune.criterion"),  # l1_norm on TFLite
+        (("recipe=digits_tflite_smoke", "strategy=prune_fpgm"), "strategy.prune.criterion"),  # filters on TFLite
         (
             ("recipe=digits_tflite_smoke", "strategy=tflite_dynamic", "strategy.quant.io_type=int8"),
             "strategy.quant.io_type",

@@ -24,6 +24,7 @@ MODEL_INFO_KEYS = (
     "params_reduction",
     "selector_matches",
     "ratio_summary",
+    "sensitivity_target",
     "measurement_note",
     "origin",
     "calibration",
@@ -31,6 +32,7 @@ MODEL_INFO_KEYS = (
     "quantization",
     "gzip_bytes",
     "conversion",
+    "sparse_encoding",
 )
 
 

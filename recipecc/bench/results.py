@@ -109,6 +109,7 @@ def assemble_results(
                 "model": dict(out.get("model", {})),
                 "files": dict((files or {}).get(str(node.stage), {})),
                 "cache_key": node.key,
+                **({"quality_note": note} if (note := plan.quality_notes.get(node.stage or "")) else {}),
                 **({"quality_measured_on": out["quality_measured_on"]} if "quality_measured_on" in out else {}),
             }
         )
@@ -125,6 +126,13 @@ def assemble_results(
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
         "quality_metric": metric,
+        #: set when some stages' quality cannot be measured in this run (their quality cells say "not measurable")
+        "quality_note": (
+            f"quality cannot be measured for {', '.join(plan.quality_notes)}: "
+            f"{next(iter(plan.quality_notes.values()))}"
+            if plan.quality_notes
+            else None
+        ),
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),

@@ -47,7 +47,7 @@ _HERE = Path(__file__).resolve().parent
 CALIBRATION_DIR = _HERE / "calibration"
 COEFFICIENTS = _HERE / "coefficients.json"
 _ABI_ORDER = (("armv7", 1), ("armv7", 2), ("armv7", 4), ("armv8", 1), ("armv8", 2), ("armv8", 4))
-_KINDS = ("conv", "dwconv", "fc")
+_KINDS = ("conv3x3", "conv", "dwconv", "fc")
 
 
 @dataclass(frozen=True)

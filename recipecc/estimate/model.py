@@ -9,8 +9,8 @@ For one inference at batch 1::
   dot-product instructions (Cortex-A55/A75/A76/A77 under an armv8 build) or int8 without them;
   devices without a fitted ``base`` get the prior ``core speed x GHz x nu`` (``nu`` fitted on the devices that have
   one); ``dev_prec`` is a device's own deviation from the class factor.
-- ``eff[kind]``: how fast a 3x3/7x7 convolution, a depthwise convolution or a fully connected layer runs per MAC
-  relative to a 1x1 convolution (per precision).
+- ``eff[kind]``: how fast a stride-1 3x3 convolution (Winograd in ARM runtimes), another full convolution, a
+  depthwise convolution or a fully connected layer runs per MAC relative to a 1x1 convolution (per precision).
 - ``P(t) = 1 + (t - 1) * e[device]``: compute scaling over threads; ``M(t) = 1 + (t - 1) * m``: memory traffic
   scales less (one DRAM interface).
 - ``bytes``: weights at the precision's width plus every layer's input and output activations; ``BW`` the device's
@@ -50,7 +50,9 @@ CORE_TRAITS: dict[str, tuple[float, bool]] = {
     "Cortex-A76": (1.8, True),
     "Cortex-A77": (2.0, True),
 }
-KINDS = ("conv1x1", "conv", "dwconv", "fc")
+#: op kinds the model distinguishes; ``conv3x3`` is a stride-1 3x3 convolution (Winograd-eligible in the ARM
+#: runtimes), ``conv`` every other full convolution (stems, strided, 5x5/7x7)
+KINDS = ("conv1x1", "conv3x3", "conv", "dwconv", "fc")
 _BYTES = {"fp32": (4, 4), "fp16": (2, 2), "int8": (1, 1)}
 
 
@@ -97,7 +99,10 @@ def layer_features(table: Mapping[str, Any], precision: str) -> dict[str, float]
     features = {kind: 0.0 for kind in KINDS}
     moved = 0.0
     for layer in table["layers"]:
-        features[str(layer["kind"])] += float(layer["macs"])
+        kind = str(layer["kind"])
+        if kind == "conv" and list(layer.get("kernel", [])) == [3, 3] and list(layer.get("stride", [])) == [1, 1]:
+            kind = "conv3x3"
+        features[kind] += float(layer["macs"])
         moved += float(layer["params"]) * wbytes + (float(layer["in_elems"]) + float(layer["out_elems"])) * abytes
     other = table.get("other", {})
     moved += float(other.get("elems", 0)) * abytes * 2

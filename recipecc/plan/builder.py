@@ -13,7 +13,10 @@ from recipecc.plan.registry import PASSES
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.recipe.targets import ResolvedTarget, resolve_target
 
-__all__ = ["PlanBuilder", "Stage"]
+__all__ = ["TRAINING_PASSES", "PlanBuilder", "Stage"]
+
+#: passes that train a model on the dataset after the baseline was made (finetune, QAT, tfmot pruning)
+TRAINING_PASSES = ("paddle.finetune", "paddle.qat", "tf.prune", "tf.qat")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ class PlanBuilder:
     nodes: list[PlanNode] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    #: strategy sections (prune, sensitivity, quant, search) some node carries out; the planner refuses a recipe
+    #: that sets a section no node carries (``requirements.check_strategy_carried``)
+    carried: set[str] = field(default_factory=set)
+    #: stages whose quality cannot be measured in this run, and why (the plan and the report say so)
+    unmeasurable: dict[str, str] = field(default_factory=dict)
     #: the target resolved (device, runtime, abi, measurer); resolved from the recipe when not given
     target: ResolvedTarget | None = None
 
@@ -48,8 +56,11 @@ class PlanBuilder:
         inputs: Mapping[str, str] | None = None,
         stage: str | None = None,
         optional: bool = False,
+        carries: str | None = None,
     ) -> str:
-        """Add a node (its key hashes the pass, its parameters, its inputs' keys and its tools' versions)."""
+        """Add a node (its key hashes the pass, its parameters, its inputs' keys and its tools' versions).
+
+        ``carries`` names the strategy section this node carries out (``prune``, ``quant``, ...)."""
         if node_id in self.keys:
             raise ValueError(f"plan node '{node_id}' added twice")
         spec = PASSES[pass_name]
@@ -62,6 +73,8 @@ class PlanBuilder:
             tool_versions(spec.tools),
         )
         self.keys[node_id] = key
+        if carries is not None:
+            self.carried.add(carries)
         self.nodes.append(PlanNode(node_id, pass_name, dict(params), inputs, key, stage, optional))
         return node_id
 
@@ -111,6 +124,23 @@ class PlanBuilder:
         foreign_head = data.name == "digits" and model.num_classes != 10
         return not (untrained or foreign_head)
 
+    def untrained_baseline(self) -> bool:
+        """A network built here with random weights (no ``model.path``, ``model.train.epochs=0``)."""
+        model = self.recipe.model
+        return model.arch != "file" and model.path is None and model.train.epochs == 0
+
+    def _trained_by(self, node_id: str) -> str | None:
+        """The training pass ``node_id``'s model went through after the baseline, if any."""
+        by_id = {node.id: node for node in self.nodes}
+        frontier, seen = [node_id], set()
+        while frontier:
+            node = by_id[frontier.pop()]
+            if node.pass_name in TRAINING_PASSES:
+                return node.pass_name
+            seen.add(node.id)
+            frontier += [src for name, src in node.inputs.items() if name != "data" and src not in seen]
+        return None
+
     def bench(self, stage: Stage, pass_name: str, data: str, optional: bool = False, **extra: Any) -> str:
         """A benchmark node for ``stage``; every stage after the first is compared with the first's outputs."""
         bench = self.recipe.bench
@@ -126,6 +156,12 @@ class PlanBuilder:
             "labels": self.labels_score_model(),
             **extra,
         }
+        trained_by = self._trained_by(stage.node) if self.untrained_baseline() else None
+        if trained_by is not None:
+            self.unmeasurable[stage.name] = (
+                f"the baseline is untrained (random weights) and this stage was trained on the data ({trained_by}): "
+                "agreement with the baseline measures nothing"
+            )
         params |= measurement_params(self.resolved_target, self.recipe.target.ssh)
         if self.resolved_target.measurer == "estimated":
             params["arch"] = self.recipe.model.arch

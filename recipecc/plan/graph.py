@@ -45,6 +45,8 @@ class Plan:
     cache_root: str
     nodes: tuple[PlanNode, ...]
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    #: stage name -> why its quality cannot be measured in this run (e.g. finetuned from an untrained baseline)
+    quality_notes: Mapping[str, str] = field(default_factory=dict)
 
     def node(self, node_id: str) -> PlanNode:
         for node in self.nodes:

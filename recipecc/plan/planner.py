@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import cast
 
 from recipecc.paths import cache_root, targets_dir
 from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.cache import canonical_json, tool_versions
 from recipecc.plan.estimates import plan_estimates
 from recipecc.plan.graph import Plan
+from recipecc.plan.neutral import resolve_neutral
 from recipecc.plan.pipelines import PIPELINES
 from recipecc.plan.registry import BACKEND_EXTRAS
+from recipecc.plan.requirements import STRATEGY_SECTIONS, check_strategy_carried
 from recipecc.recipe.catalog import RUNTIMES, Runtime
 from recipecc.recipe.errors import RecipeError
-from recipecc.recipe.schema import RecipeConfig
+from recipecc.recipe.schema import RecipeConfig, TargetConfig
 from recipecc.recipe.targets import ResolvedTarget, resolve_target
 
 __all__ = ["build_plan", "recipe_hash"]
@@ -46,9 +49,10 @@ def _targets_running(precision: str) -> list[str]:
 
 
 def recipe_hash(recipe: RecipeConfig) -> str:
-    """A hash of everything that changes results (the free-text descriptions do not)."""
+    """A hash of everything that changes results (free-text descriptions and a sweep's objective do not)."""
     data = asdict(recipe)
     data.pop("description", None)
+    data.pop("objective", None)  # what a sweep optimises changes no result of the run
     data["target"].pop("description", None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
@@ -126,14 +130,59 @@ def _common_checks(b: PlanBuilder, runtime: Runtime, resolved: ResolvedTarget) -
     b.check("backend", "warn" if missing else "ok", f"{runtime.backend}: {detail}")
 
 
-def build_plan(recipe: RecipeConfig) -> Plan:
-    """The plan that ``recipecc run`` executes for ``recipe`` (already validated)."""
+def _shipped_targets() -> list[TargetConfig]:
+    from omegaconf import OmegaConf
+
+    found = []
+    for path in sorted(targets_dir().glob("*.yaml")):
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(TargetConfig), OmegaConf.load(path))
+            found.append(cast(TargetConfig, OmegaConf.to_object(merged)))
+        except Exception:  # a malformed target file is reported when it is used, not here
+            continue
+    return found
+
+
+def _build_nodes(recipe: RecipeConfig) -> PlanBuilder:
     resolved = resolve_target(recipe.target)
     runtime = resolved.runtime
     builder = PlanBuilder(recipe, target=resolved)
     _common_checks(builder, runtime, resolved)
+    resolve_neutral(builder, runtime)
     PIPELINES[runtime.backend](builder, runtime)
     plan_estimates(builder)
+    return builder
+
+
+def _targets_carrying(recipe: RecipeConfig) -> list[str]:
+    """The shipped targets whose pipeline carries out every strategy section of ``recipe`` (for the refusal)."""
+    names = []
+    for target in _shipped_targets():
+        if target.runtime not in RUNTIMES or target.name == recipe.target.name:
+            continue
+        try:
+            builder = _build_nodes(replace(recipe, target=target))
+        except RecipeError:
+            continue
+        if all(getattr(recipe.strategy, name) is None or name in builder.carried for name in STRATEGY_SECTIONS):
+            names.append(target.name)
+    return names
+
+
+def build_plan(recipe: RecipeConfig) -> Plan:
+    """The plan that ``recipecc run`` executes for ``recipe`` (already validated)."""
+    builder = _build_nodes(recipe)
+    if builder.unmeasurable:
+        builder.check(
+            "quality",
+            "warn",
+            f"quality cannot be measured for {', '.join(builder.unmeasurable)}: the baseline is untrained (random "
+            "weights) and these stages are trained on the data, so agreement with the baseline measures nothing; "
+            "sizes, FLOPs and latencies stand. For a quality figure give a trained baseline: model.path=<weights> "
+            "or model.train.epochs > 0",
+        )
+    if any(getattr(recipe.strategy, name) is not None and name not in builder.carried for name in STRATEGY_SECTIONS):
+        check_strategy_carried(builder, _targets_carrying(recipe))
     return Plan(
         recipe_name=recipe.name,
         target_name=recipe.target.name,
@@ -141,4 +190,5 @@ def build_plan(recipe: RecipeConfig) -> Plan:
         cache_root=str(cache_root(recipe.cache_dir)),
         nodes=tuple(builder.nodes),
         checks=tuple(builder.checks),
+        quality_notes=dict(builder.unmeasurable),
     )

@@ -256,11 +256,12 @@ RUNTIMES: dict[str, Runtime] = {
     )
 }
 
-PRUNE_CRITERIA = ("l1_norm", "fpgm", "magnitude")
+#: ``auto``: each backend's own (see ``plan/neutral.py``)
+PRUNE_CRITERIA = ("auto", "l1_norm", "fpgm", "magnitude")
 PRUNE_SCHEDULES = ("constant", "polynomial")
 SENSITIVITY_TARGETS = ("flops", "accuracy_loss")
 QUANT_MODES = ("ptq_static", "ptq_dynamic", "qat", "fp16")
-QUANT_ALGOS = ("avg", "hist", "KL", "mse", "abs_max", "minmax", "entropy", "percentile")
+QUANT_ALGOS = ("auto", "avg", "hist", "KL", "mse", "abs_max", "minmax", "entropy", "percentile")
 QUANT_BITS = (8, 16)
 QUANT_FORMATS = ("qdq", "qoperator")
 QUANT_INT_TYPES = ("uint8", "int8")

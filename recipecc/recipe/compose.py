@@ -114,7 +114,9 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
     from hydra import compose
 
     check_overrides(overrides)
-    check_yaml_tree(_search_path_folders(overrides))
+    from recipecc.recipe.searchpath import search_path_folders
+
+    check_yaml_tree([*_search_path_folders(overrides), *search_path_folders()])  # RECIPECC_PATH, --config-dir too
     with hydra_context():
         try:
             cfg = compose(config_name=PRIMARY_CONFIG, overrides=list(overrides))

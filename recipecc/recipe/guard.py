@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_YAML_NODES",
     "check_known_keys",
     "check_no_resolvers",
+    "check_output_dir",
     "check_overrides",
     "check_yaml_file",
     "check_yaml_tree",
@@ -278,3 +280,36 @@ def check_cli_only(cfg: DictConfig, defaults: DictConfig, overrides: Sequence[st
                 value=value,
                 valid=f"remove it from the file and pass {key}=... on the command line if you mean it",
             )
+
+
+# --- output folders given on the command line ---------------------------------------------------------------
+
+#: folders no run writes into (kernel and device file systems)
+_SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_output_dir(key: str, value: str) -> None:
+    """A run or sweep folder (``hydra.run.dir=...``) recipecc can create and write, checked before Hydra tries.
+
+    Only the part before the first interpolation (``${now:...}``) is known here; it must not be empty (reports
+    would land in the current folder), a file, below a file, inside /proc, /sys or /dev, or not writable.
+    """
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]  # Hydra's quoting: hydra.run.dir='' is the empty string
+    static = value.split("${", 1)[0].strip()
+    valid = "a folder recipecc may create, e.g. hydra.run.dir=runs/mine"
+    if not value.strip():
+        raise RecipeError(f"{key} is empty: the reports would be written into the current folder", key=key, valid=valid)
+    path = Path(static or ".").expanduser().absolute()
+    if any(path == root or root in path.parents for root in _SYSTEM_ROOTS):
+        raise RecipeError(f"{key} = {value!r} is inside a system folder", key=key, value=value, valid=valid)
+    if static and not static.endswith("/") and path.exists() and not path.is_dir():
+        raise RecipeError(f"{key} = {value!r} is an existing file", key=key, value=value, valid=valid)
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RecipeError(f"{key} = {value!r} lies below the file {existing}", key=key, value=value, valid=valid)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RecipeError(f"{key} = {value!r}: {existing} is not writable", key=key, value=value, valid=valid)

@@ -20,6 +20,7 @@ __all__ = [
     "DatasetConfig",
     "FinetuneConfig",
     "ModelConfig",
+    "ObjectiveConfig",
     "PruneConfig",
     "QuantConfig",
     "RecipeConfig",
@@ -104,7 +105,8 @@ class DatasetConfig:
 class PruneConfig:
     """Pruning.
 
-    ``criterion``: ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
+    ``criterion``: ``auto`` (each backend's own: l1_norm where a Paddle network is built, else magnitude);
+    ``l1_norm`` / ``fpgm`` remove whole filters (structured; paddle); ``magnitude`` zeroes the
     smallest weights (unstructured; tf, onnx) to ``ratio`` sparsity. ``layers`` are shell-style patterns of layer
     names; ``per_layer`` maps a pattern to its own ratio (it wins over ``ratio``; on the command line a key
     cannot hold a dot: write ``+strategy.prune.per_layer={stage4*conv2:0.2}``, or ``"stage4.conv2": 0.2`` in a
@@ -120,6 +122,9 @@ class PruneConfig:
     schedule: str = "constant"
     frequency: int = 10
     block: Optional[str] = None
+    #: tf: also ship the pruned model with its zeros sparse-encoded (TFLite ``EXPERIMENTAL_SPARSITY``): a stage
+    #: ``pruned-sparse`` beside the dense ``pruned`` one, both measured
+    sparse_encoding: bool = False
 
 
 @dataclass
@@ -154,15 +159,17 @@ class QuantConfig:
 
     ``mode``: ``ptq_static`` (int8 weights and activations, calibrated), ``ptq_dynamic`` (int8 weights; activations
     quantized at run time or kept float), ``qat`` (quantization-aware training, for models the pipeline trains),
-    ``fp16`` (half-precision weights). ``algo``: activation calibration — paddle: avg, hist, KL, mse, abs_max;
-    onnx: minmax, entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
+    ``fp16`` (half-precision weights). ``algo``: activation calibration — ``auto`` (default): each backend's
+    choice (paddle: avg; onnx: a calibration search over minmax/percentile/entropy x per-channel/per-tensor,
+    scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
+    entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
     (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
     quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
     """
 
     mode: str = "ptq_static"
     bits: int = 8
-    algo: str = "avg"
+    algo: str = "auto"
     weight_per_channel: bool = True
     batch_nums: int = 8
     batch_size: int = 32
@@ -262,6 +269,24 @@ class BenchConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    """What a sweep or search optimises, and the budget it must stay within (``recipecc/sweep/objective.py``).
+
+    ``measure``: none (the default: no objective), ``latency`` (median ms at ``threads``, default the fewest
+    measured), ``size`` (bytes), ``quality`` (``metric``), or a numeric recipe key such as ``strategy.prune.ratio``;
+    of ``stage`` (default: the last one). ``max_drop``: the largest loss of ``metric`` (default: the run's quality
+    metric) against the baseline, as a fraction (0.01 = 1 point); a configuration beyond it is infeasible.
+    """
+
+    measure: Optional[str] = None
+    direction: str = "minimize"
+    threads: Optional[int] = None
+    stage: Optional[str] = None
+    metric: Optional[str] = None
+    max_drop: Optional[float] = None
+
+
+@dataclass
 class RecipeConfig:
     """A whole recipe: model + dataset + strategy + target, plus measurement and cache settings."""
 
@@ -274,3 +299,5 @@ class RecipeConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    #: what a sweep optimises (sweeps and searches only; a single run ignores it)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)

@@ -83,7 +83,7 @@ def _pick_measurer(target: TargetConfig, device: Device, runtime: Runtime) -> st
     if wanted == "auto":
         if device.reach == "local":
             return "measured-host"
-        return "measured-remote" if target.ssh.host else "estimated"
+        wanted = "measured-remote" if target.ssh.host else "estimated"
     if wanted == "measured-host" and device.reach != "local":
         raise RecipeError(
             f"target.measurer = measured-host, but device '{device.name}' is not this machine",

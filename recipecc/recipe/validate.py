@@ -41,7 +41,7 @@ from recipecc.recipe.files import check_dataset_root, check_model_path
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 from recipecc.recipe.targets import resolve_target
 
-__all__ = ["BOUNDS", "Bound", "numeric_fields", "validate_recipe"]
+__all__ = ["BOUNDS", "OBJECTIVE_MEASURES", "Bound", "numeric_fields", "validate_recipe"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ BOUNDS: dict[str, Bound] = {
     "bench.warmup": Bound(0, 10_000_000),
     "bench.repeats": Bound(1, 100_000_000),
     "bench.batch_size": _BATCH,
+    "objective.threads": Bound(1, 1024),
+    "objective.max_drop": Bound(0.0, 1.0),
 }
 #: free mappings: their keys are user data (layer patterns), not schema fields
 _FREE_MAPPINGS = ("strategy.prune.per_layer",)
@@ -276,8 +278,45 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     for metric in recipe.bench.metrics:
         _choice("bench.metrics", metric, FIDELITY_METRICS)
     _check_bounds(recipe)
+    # user paths become absolute: passes run with their own output folder as the working folder
+    if model.path is not None:
+        model.path = str(Path(model.path).expanduser().absolute())
+    if data.root is not None:
+        data.root = str(Path(data.root).expanduser().absolute())
     if model.path is not None:
         check_model_path("model.path", model.path, trusted=model.trusted)
     if data.name == "image_folder" and data.root is not None:
         check_dataset_root("dataset.root", data.root)
+    if recipe.objective.measure is not None:
+        _validate_objective(recipe)
     return recipe
+
+
+#: what an objective can measure besides a recipe key (``recipecc/sweep/objective.py`` computes them)
+OBJECTIVE_MEASURES = ("latency", "size", "quality")
+
+
+def _validate_objective(recipe: RecipeConfig) -> None:
+    objective = recipe.objective
+    _choice("objective.direction", objective.direction, ["minimize", "maximize"])
+    if objective.measure not in OBJECTIVE_MEASURES:
+        value = OmegaConf.select(OmegaConf.structured(recipe), str(objective.measure), default=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(
+                f"objective.measure = {objective.measure!r} is neither a result measure nor a numeric recipe key",
+                key="objective.measure",
+                value=objective.measure,
+                valid=f"{', '.join(OBJECTIVE_MEASURES)}, or a numeric key of this recipe such as strategy.prune.ratio",
+            )
+    if objective.threads is not None and objective.threads not in recipe.target.threads:
+        raise RecipeError.choice("objective.threads", objective.threads, [str(t) for t in recipe.target.threads])
+    if objective.metric is not None:
+        _choice("objective.metric", objective.metric, ["top1", *FIDELITY_METRICS])
+        if objective.metric != "top1" and objective.metric not in recipe.bench.metrics:
+            raise RecipeError(
+                f"objective.metric = {objective.metric!r} is not measured by this recipe",
+                key="objective.metric",
+                value=objective.metric,
+                valid=f"top1 (with labelled data), or add it to bench.metrics: "
+                f"bench.metrics=[{', '.join([*recipe.bench.metrics, objective.metric])}]",
+            )

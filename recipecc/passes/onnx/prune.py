@@ -1,6 +1,7 @@
 """``onnx.prune``: unstructured magnitude pruning of an ONNX model's weights, reported honestly.
 
-The weight initializers of Conv, Gemm and MatMul nodes whose names match ``layers`` (shell patterns; ``per_layer``
+The constant weights of Conv, Gemm and MatMul nodes (graph initializers, or ``Constant`` nodes: paddle2onnx
+stores weights that way) whose names match ``layers`` (shell patterns; ``per_layer``
 maps a pattern to its own ratio) get their smallest-magnitude ``ratio`` of entries set to zero, per tensor. No
 finetuning happens (the model came as a file): quality is measured against the baseline like any stage.
 
@@ -34,17 +35,33 @@ def _ratio_for(name: str, layers: list[str], per_layer: dict[str, float], ratio:
     return ratio if any(fnmatch.fnmatchcase(name, pattern) for pattern in layers) else None
 
 
+def constant_tensors(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
+    """Every constant tensor of the main graph by the value name nodes read it under: initializers and the
+    ``value`` of ``Constant`` nodes (exporters use either). The protos are the model's own: editing one edits
+    the model."""
+    tensors = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "Constant" or not node.output:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
+                tensors[node.output[0]] = attribute.t
+    return tensors
+
+
 def run(ctx: PassContext) -> dict[str, Any]:
     p = ctx.params
     path, meta = source_model(ctx.input("model"))
     model = onnx.load(str(path))
-    initializers = {init.name: init for init in model.graph.initializer}
+    initializers = constant_tensors(model)
     layers, per_layer = list(p["layers"]), {str(k): float(v) for k, v in dict(p.get("per_layer") or {}).items()}
     pruned: dict[str, dict[str, Any]] = {}
+    weighted: list[str] = []
     for index, node in enumerate(model.graph.node):
         if node.op_type not in _WEIGHTED_OPS or len(node.input) < 2 or node.input[1] not in initializers:
             continue
         name = node.name or f"{node.op_type}_{index}"
+        weighted.append(name)
         ratio = _ratio_for(name, layers, per_layer, float(p["ratio"]))
         weight_name = node.input[1]
         if ratio is None or weight_name in pruned:
@@ -66,16 +83,21 @@ def run(ctx: PassContext) -> dict[str, Any]:
             mask[order[:k]] = True
             mask = mask.reshape(weights.shape)
         sparse = np.where(mask, 0, weights).astype(weights.dtype)
-        init.CopyFrom(numpy_helper.from_array(sparse, weight_name))
+        init.CopyFrom(numpy_helper.from_array(sparse, init.name))
         pruned[weight_name] = {"node": name, "op": node.op_type, "ratio": ratio, "size": int(sparse.size)}
+    if not weighted:
+        raise PassFailure(
+            "the model has no Conv/Gemm/MatMul node whose weight is a constant (initializer or Constant node): "
+            "nothing to prune by magnitude"
+        )
     if not pruned:
         raise PassFailure(
-            f"strategy.prune.layers {layers} matched no Conv/Gemm/MatMul node with a constant weight; node names "
-            f"look like {[n.name for n in model.graph.node[:5]]}"
+            f"strategy.prune.layers {layers} / per_layer {list(per_layer)} matched none of the "
+            f"{len(weighted)} weighted nodes; their names (unnamed nodes are <op>_<index>): {weighted[:8]}"
         )
     zeros = sum(int((numpy_helper.to_array(initializers[w]) == 0).sum()) for w in pruned)
     total = sum(v["size"] for v in pruned.values())
-    all_weights = [numpy_helper.to_array(i) for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT]
+    all_weights = [numpy_helper.to_array(t) for t in initializers.values() if t.data_type == onnx.TensorProto.FLOAT]
     all_zeros = sum(int((w == 0).sum()) for w in all_weights)
     all_total = sum(int(w.size) for w in all_weights)
     files = save_model(model, ctx.out_dir)

@@ -36,6 +36,7 @@ MODEL_FACTS = (
     "params_reduction",
     "selector_matches",
     "ratio_summary",
+    "sensitivity_target",
     "origin",
 )
 WEIGHTS = "model.pdparams"

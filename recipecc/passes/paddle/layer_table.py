@@ -35,8 +35,8 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "yolov3_mobilenet_v1": (3, 608, 608),
     "yolov3_resnet34": (3, 608, 608),
 }
-#: the head each table is generated with (ImageNet's 1000 classes unless listed; the YOLOv3 rows are COCO's)
-CLASSES: dict[str, int] = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_resnet34": 80}
+#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default)
+_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_resnet34": 80, "yolov3_r34": 80}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -214,8 +214,14 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     from recipecc.passes.quiet import quiet_stdout
 
     paddle.seed(0)
-    classes = CLASSES.get(arch, 1000)
-    model = build_model(arch, input_shape, classes, width)
+    classes = _CLASSES.get(arch, 1000)
+    if arch.startswith("yolov3_"):
+        from recipecc.passes.paddle.yolov3 import YOLOv3
+
+        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_resnet34": "resnet34", "yolov3_r34": "resnet34"}[arch]
+        model = YOLOv3(backbone, classes, width)
+    else:
+        model = build_model(arch, input_shape, classes, width)
     names = _traced_conv_names(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         spec = [paddle.static.InputSpec([None, *input_shape], "float32", "image")]

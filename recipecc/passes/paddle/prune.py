@@ -38,7 +38,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     chosen_by = "uniform ratio" if not p.get("per_layer") else "per-layer ratios"
     if "sensitivity" in ctx.inputs:
         sensitivities = json.loads((ctx.inputs["sensitivity"] / SENSITIVITY_FILE).read_text())
-        ratios = ratios_for_target(
+        ratios, reached = ratios_for_target(
             model,
             spec["input_shape"],
             str(p["criterion"]),
@@ -48,6 +48,13 @@ def run(ctx: PassContext) -> dict[str, Any]:
             align=int(p["align"]),
         )
         chosen_by = f"sensitivity ({p['target']} {p['value']})"
+        if reached.get("target") == "flops":
+            verdict = "met" if reached["met"] else f"NOT met (more than {reached['tolerance']:.0%} off)"
+            chosen_by = (
+                f"sensitivity (FLOPs target -{reached['value']:.0%}: {reached['achieved']:.1%} removed, {verdict})"
+            )
+    else:
+        reached = {}
     ratios = {path: r for path, r in ratios.items() if r > 0}
     apply_pruning(model, spec["input_shape"], str(p["criterion"]), ratios)
     after = describe(model, spec["input_shape"])
@@ -65,6 +72,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
             "mean": sum(ratios.values()) / len(ratios) if ratios else 0.0,
         },
         "layers_pruned": sorted(ratios),
+        **({"sensitivity_target": reached} if reached else {}),
         "selector_matches": matches,
         "params_before": before["params"],
         "flops_before": before["flops"],

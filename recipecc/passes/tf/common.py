@@ -29,6 +29,7 @@ __all__ = [
     "keras_scope",
     "load_keras",
     "quiet_native_stderr",
+    "recalibrate_batch_norm",
     "save_keras",
     "tf_modules",
     "train_keras",
@@ -69,7 +70,9 @@ def load_keras(path: Path) -> Any:
     _, keras = tf_modules()
     try:
         with keras_scope():
-            return keras.models.load_model(str(path), compile=False)
+            # safe_mode: a .keras file's Lambda layers are refused by Keras itself; .h5 Lambda layers are refused
+            # at plan time (recipecc/recipe/files.py), unless model.trusted=true was given on the command line
+            return keras.models.load_model(str(path), compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for "not a Keras model"
         raise PassFailure(f"cannot load {path} as a Keras model ({type(exc).__name__}: {exc})") from exc
 
@@ -109,6 +112,19 @@ def _optimizer(keras: Any, name: str, lr: Any, weight_decay: float) -> Any:
     if name == "sgd":
         return keras.optimizers.SGD(lr, weight_decay=decay)
     raise PassFailure(f"unknown optimizer '{name}'")
+
+
+def recalibrate_batch_norm(model: Any, images: NDArray[Any], batches: int = 24, batch_size: int = 16) -> int:
+    """Set batch-norm moving statistics from data without training (see ``passes/paddle/training.py``): calls in
+    training mode update only the moving averages (momentum 0.9, ``models.py``), no weight changes. Returns the
+    number of images seen."""
+    rng = np.random.RandomState(0)
+    seen = 0
+    for _ in range(batches):
+        batch = images[rng.choice(len(images), size=min(batch_size, len(images)), replace=False)]
+        model(batch, training=True)
+        seen += len(batch)
+    return seen
 
 
 def train_keras(

@@ -1,4 +1,9 @@
-"""``tf.train``: build a registered architecture in Keras (no pretrained weights) and train it on NHWC data."""
+"""``tf.train``: build a registered architecture in Keras (no pretrained weights) and train it on NHWC data.
+
+``epochs: 0`` means untrained, as in the paddle backend (the ImageNet architectures' default here: a CPU cannot
+train them from scratch in minutes): the network keeps its random weights and only its batch-norm statistics are
+set from training images, so that its compressed stages can still be compared with it (size, latency, fidelity).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
-from recipecc.passes.tf.common import count_params, save_keras, train_keras
+from recipecc.passes.tf.common import count_params, recalibrate_batch_norm, save_keras, train_keras
 from recipecc.passes.tf.models import build_model
 
 __all__ = ["run"]
@@ -18,7 +23,14 @@ def run(ctx: PassContext) -> dict[str, Any]:
     input_shape = list(read_artifact(data_dir)["input_shape"])
     data = load_split(data_dir)
     model = build_model(str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]))
-    history = train_keras(model, data, TrainSettings.from_params(p), f"train {p['arch']}")
+    settings = TrainSettings.from_params(p)
+    history: list[dict[str, float]] = []
+    origin = "trained here"
+    if settings.epochs > 0:
+        history = train_keras(model, data, settings, f"train {p['arch']}")
+    else:
+        seen = recalibrate_batch_norm(model, data["x_train"])
+        origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"
     path = save_keras(model, ctx.out_dir)
     return {
         "format": "keras",
@@ -27,6 +39,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "precision": "fp32",
         "arch": p["arch"],
         "input_shape": input_shape,
-        "history": history or None,  # model.train.epochs=0: untrained (plan/bench checks)
+        "origin": origin,
+        "history": history or None,
         "params": count_params(model),
     }

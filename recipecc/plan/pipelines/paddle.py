@@ -18,17 +18,13 @@ from typing import Any
 from recipecc.common.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
 
-__all__ = ["build", "input_channels", "model_stages", "quantize"]
+__all__ = ["build", "model_stages", "quantize"]
 
 PADDLE_CALIBRATION_ALGOS = ("avg", "hist", "KL", "mse", "abs_max")
-
-
-def input_channels(arch: str) -> int:
-    """Channels the built-in architecture takes (the digits CNN reads grey scans, the others colour images)."""
-    return 1 if arch == "digits_cnn" else 3
 
 
 def _detect_file_format(path: str, declared: str | None) -> str:
@@ -91,13 +87,8 @@ def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
         if model.trusted:  # the command line vouched for a pickle that is more than arrays
             params["trusted"] = True
         b.check("model", "ok", f"{model.arch} with weights from {model.path} (not trained here)")
-    elif model.train.epochs == 0:
-        b.check(
-            "model",
-            "warn",
-            f"{model.arch} is untrained (model.train.epochs=0, random weights): accuracy is meaningless, "
-            "compare the stages by fidelity (top1_agreement) and by size and latency",
-        )
+    else:
+        warn_untrained(b)
     return b.add("train", "paddle.train", params, {"data": data}), "dygraph"
 
 
@@ -178,10 +169,11 @@ def model_stages(b: PlanBuilder, data: str) -> list[Stage]:
                     "labels": b.labels_score_model(),
                 },
                 {"model": source, "data": data},
+                carries="sensitivity",
             )
             params |= {"target": sens.target, "value": sens.value, "align": sens.align}
             b.check("sensitivity", "ok", f"per-layer ratios from sensitivity: {sens.target} {sens.value}")
-        pruned = b.add("prune", "paddle.prune", params, inputs)
+        pruned = b.add("prune", "paddle.prune", params, inputs, carries="prune")
         tuned = pruned
         if strategy.finetune is not None and strategy.finetune.epochs > 0:
             tuned = b.add(
@@ -227,7 +219,7 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
             "its models): the report gives the shipped model's size and the accuracy and latency of its "
             "dequantized twin (fp32 compute); expect smaller files, not faster inference",
         )
-        node = b.add("quantize", "paddle.weight_only", {"bits": quant.bits}, {"model": source.node})
+        node = b.add("quantize", "paddle.weight_only", {"bits": quant.bits}, {"model": source.node}, carries="quant")
         return Stage(name, node, f"int{quant.bits}-weights")
     if quant.bits != 8:
         raise RecipeError(
@@ -246,7 +238,7 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
             "weight_per_channel": quant.weight_per_channel,
             "seed": b.recipe.seed,
         }
-        node = b.add("qat", "paddle.qat", params, {"model": _dygraph_of(b, source), "data": data})
+        node = b.add("qat", "paddle.qat", params, {"model": _dygraph_of(b, source), "data": data}, carries="quant")
         return Stage(name, node, "int8")
     if quant.algo not in PADDLE_CALIBRATION_ALGOS:
         raise RecipeError(
@@ -264,13 +256,12 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
         "batch_size": quant.batch_size,
         "seed": b.recipe.seed,
     }
-    return Stage(name, b.add("quantize", "paddle.ptq", params, {"model": source.node, "data": data}), "int8")
+    node = b.add("quantize", "paddle.ptq", params, {"model": source.node, "data": data}, carries="quant")
+    return Stage(name, node, "int8")
 
 
 def build(b: PlanBuilder, runtime: Runtime) -> None:
-    model = b.recipe.model
-    channels = input_channels(model.arch) if model.arch != "file" else (model.input_shape or [1, 3])[1]
-    data = b.dataset("NCHW", channels=channels)
+    data = data_node(b, model_input(b.recipe.model, "paddle"))
     stages = model_stages(b, data)
     if b.recipe.strategy.quant is not None:
         stages.append(quantize(b, stages[-1], data))

@@ -12,18 +12,20 @@ pruning).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
 from recipecc.recipe.errors import RecipeError
 
 __all__ = ["build", "detect_format"]
 
-#: Keras applications: 3-channel inputs of at least 32x32
+#: Keras applications (their input needs are in ``plan/requirements.py``)
 _APPLICATIONS = ("mobilenet_v1", "mobilenet_v2", "resnet50")
 #: strategy.quant.mode -> (converter mode, stage name, stage precision)
 _QUANT_STAGES = {
@@ -69,6 +71,7 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
             "seed": recipe.seed,
             **asdict(model.train),
         }
+        warn_untrained(b)
         return b.add("train", "tf.train", params, {"data": data}), "keras"
     assert model.path is not None  # validation requires it for arch=file
     fmt = model.format or detect_format(model.path)
@@ -85,42 +88,41 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
     return b.add("load", "tf.load", params), fmt
 
 
-def _channels(b: PlanBuilder) -> int:
-    """Channels the dataset must have: 3 for the Keras applications, the file's own when its shape is given."""
-    model = b.recipe.model
-    if model.arch in _APPLICATIONS:
-        return 3
-    if model.arch == "file" and model.input_shape and len(model.input_shape) == 4:
-        return int(model.input_shape[-1])
-    return 1
-
-
 def _check_data(b: PlanBuilder) -> None:
     recipe = b.recipe
-    if recipe.model.arch in _APPLICATIONS:
-        if recipe.dataset.name == "digits":
-            if recipe.dataset.image_size < 32:
-                raise RecipeError(
-                    f"{recipe.model.arch} needs inputs of at least 32x32, dataset.image_size is "
-                    f"{recipe.dataset.image_size}",
-                    key="dataset.image_size",
-                    value=recipe.dataset.image_size,
-                    valid="dataset.image_size >= 32 (224 for the reference models)",
-                )
-            b.check(
-                "data",
-                "warn",
-                "no ImageNet here: accuracy is measured on the fallback data (scikit-learn digits upscaled to "
-                f"{recipe.dataset.image_size}x{recipe.dataset.image_size}, grey replicated to 3 channels), not "
-                "comparable with ImageNet top-1; give your images with dataset=image_folder dataset.root=DIR",
-            )
-        elif recipe.dataset.size is not None and min(recipe.dataset.size) < 32:
-            raise RecipeError(
-                f"{recipe.model.arch} needs inputs of at least 32x32, dataset.size is {recipe.dataset.size}",
-                key="dataset.size",
-                value=recipe.dataset.size,
-                valid="both sizes >= 32",
-            )
+    if recipe.model.arch in _APPLICATIONS and recipe.dataset.name == "digits":
+        b.check(
+            "data",
+            "warn",
+            "no ImageNet here: accuracy is measured on the fallback data (scikit-learn digits upscaled to "
+            f"{recipe.dataset.image_size}x{recipe.dataset.image_size}, grey replicated to 3 channels), not "
+            "comparable with ImageNet top-1; give your images with dataset=image_folder dataset.root=DIR",
+        )
+
+
+#: images in scikit-learn's digits data set
+_DIGITS_IMAGES = 1797
+
+
+def _check_schedule(b: PlanBuilder) -> None:
+    """A polynomial pruning schedule needs a pruning step before the finetune ends (``tf.prune`` fails otherwise);
+    with the digits data the step count is known at plan time."""
+    recipe = b.recipe
+    prune, finetune, data = recipe.strategy.prune, recipe.strategy.finetune, recipe.dataset
+    assert prune is not None and finetune is not None
+    if prune.schedule != "polynomial" or data.name != "digits":
+        return
+    images = min(data.max_images or _DIGITS_IMAGES, _DIGITS_IMAGES)
+    train = images - math.ceil(data.test_fraction * images)
+    steps = finetune.epochs * math.ceil(train / finetune.batch_size)
+    if (steps - 1) // prune.frequency * prune.frequency < 1:
+        raise RecipeError(
+            f"the finetune has {steps} steps ({train} training images, batch {finetune.batch_size}, "
+            f"{finetune.epochs} epoch(s)): too few for a polynomial schedule pruning every {prune.frequency} steps",
+            key="strategy.prune.frequency",
+            value=prune.frequency,
+            valid=f"a frequency below {steps}, more strategy.finetune.epochs, or schedule=constant",
+        )
 
 
 def _check_strategy(b: PlanBuilder, fmt: str) -> None:
@@ -161,6 +163,7 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 value=None if strategy.finetune is None else strategy.finetune.epochs,
                 valid="strategy.finetune.epochs >= 1",
             )
+        _check_schedule(b)
         if prune.block is not None:
             n, _, m = prune.block.partition(":")
             b.check(
@@ -212,19 +215,22 @@ def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stag
             "io_type": quant.io_type,
             "seed": recipe.seed,
         }
-        return Stage(name, b.add("qat", "tf.qat", params, {"model": keras_node, "data": data}), precision)
+        return Stage(
+            name, b.add("qat", "tf.qat", params, {"model": keras_node, "data": data}, carries="quant"), precision
+        )
     params = {"mode": mode, "precision": precision, "seed": recipe.seed}
     if mode == "int8":
         params |= {"io_type": quant.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
     if recipe.model.input_shape is not None:
         params["input_shape"] = list(recipe.model.input_shape)
-    return Stage(name, b.add("quantize", "tf.convert", params, {"model": keras_node, "data": data}), precision)
+    node = b.add("quantize", "tf.convert", params, {"model": keras_node, "data": data}, carries="quant")
+    return Stage(name, node, precision)
 
 
 def build(b: PlanBuilder, runtime: Runtime) -> None:
     recipe = b.recipe
     _check_data(b)
-    data = b.dataset("NHWC", channels=_channels(b))
+    data = data_node(b, model_input(recipe.model, "tf"))
     source, fmt = _source(b, data)
     _check_strategy(b, fmt)
     convert: dict[str, Any] = {"mode": "fp32", "precision": "fp32"}
@@ -252,10 +258,25 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
             "optimizer": finetune.optimizer,
             "seed": recipe.seed,
         }
-        keras_node = b.add("prune", "tf.prune", params, {"model": source, "data": data})
+        keras_node = b.add("prune", "tf.prune", params, {"model": source, "data": data}, carries="prune")
         pruned = b.add("convert.pruned", "tf.convert", convert, {"model": keras_node, "data": data})
         stages.append(Stage("pruned", pruned, "fp32"))
+    quant_source = stages[-1]
+    if prune is not None and prune.sparse_encoding:
+        sparse = b.add(
+            "convert.pruned_sparse",
+            "tf.convert",
+            {**convert, "sparse_encoding": True},
+            {"model": keras_node, "data": data},
+        )
+        stages.append(Stage("pruned-sparse", sparse, "fp32"))
+        b.check(
+            "sparse_encoding",
+            "ok",
+            "the pruned model is also converted with Optimize.EXPERIMENTAL_SPARSITY (stage pruned-sparse): its zeros "
+            "are stored sparse, so the file itself shrinks; both files are measured",
+        )
     if recipe.strategy.quant is not None:
-        stages.append(_quantize(b, stages[-1], keras_node, data))
+        stages.append(_quantize(b, quant_source, keras_node, data))
     for stage in stages:
         b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)

@@ -23,7 +23,7 @@ SPECS = (
         "paddle-dygraph",
         "Structured filter pruning (PaddleSlim L1-norm / FPGM) of the convolutions matched by name patterns",
         _TOOLS,
-        version=2,
+        version=3,
     ),
     PassSpec(
         "paddle.import",

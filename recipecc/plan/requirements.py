@@ -1,0 +1,153 @@
+"""What a model built by a framework needs from the recipe, stated once for every pipeline that builds it.
+
+The paddle pipeline trains paddle networks; the onnx pipeline trains the same paddle networks (or Keras ones) and
+converts them. Both must give the network the data it takes: the right layout, channel count and a large enough
+image. Before this module each pipeline worked that out in its own branch and the onnx one drifted (MobileNetV1
+received 1-channel digits and failed at ``paddle.train``). Now a pipeline asks :func:`model_input` what the model
+takes and :func:`data_node` builds the data step from that answer, checking the recipe against it at plan time.
+
+:func:`check_strategy_carried` is the other half of "a plan either runs or is refused": every strategy section a
+recipe sets (prune, sensitivity, quant, search) must be carried out by a node of the plan. A pipeline that has no
+step for a section refuses the recipe here instead of silently benchmarking the baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recipecc.plan.builder import PlanBuilder
+from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.schema import ModelConfig, RecipeConfig
+
+__all__ = ["STRATEGY_SECTIONS", "ModelInput", "check_strategy_carried", "data_node", "model_input", "warn_untrained"]
+
+#: architectures that take colour images and downsample 32x (ImageNet-style stems and heads)
+_IMAGENET_ARCHS = ("mobilenet_v1", "mobilenet_v2", "resnet50")
+#: architectures without a width multiplier (both frameworks refuse model.width != 1 for them)
+_FIXED_WIDTH = ("resnet50",)
+#: the strategy sections a plan node must carry out when set (``finetune`` is part of prune, and says when skipped)
+STRATEGY_SECTIONS = ("prune", "sensitivity", "quant", "search")
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The input a model takes, as the framework that builds or reads it lays it out."""
+
+    framework: str
+    layout: str
+    #: None: the network is built for whatever channel count the data has (the digits CNN)
+    channels: int | None
+    #: the smallest image side the network accepts (its total downsampling)
+    min_size: int
+
+    def describe(self) -> str:
+        channels = "any channel count" if self.channels is None else f"{self.channels} channel"
+        return f"{self.layout}, {channels}{'s' if (self.channels or 1) > 1 else ''}, at least {self.min_size}px"
+
+
+def model_input(model: ModelConfig, framework: str) -> ModelInput:
+    """What ``model`` takes when ``framework`` (paddle | tf | onnx) builds or reads it.
+
+    Built architectures: the digits CNN is built for the data's channels (grey scans from the digits data), the
+    ImageNet ones take colour images of at least 32x32.
+    A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else the
+    framework's convention (3 channels for paddle inference models, 1 for tf files, as before).
+    """
+    layout = "NHWC" if framework == "tf" else "NCHW"
+    shape = model.input_shape if model.input_shape and len(model.input_shape) == 4 else None
+    if model.arch == "file":
+        if shape is not None:
+            channels = int(shape[-1] if layout == "NHWC" else shape[1])
+        else:
+            channels = 3 if framework == "paddle" else 1
+        return ModelInput(framework, layout, channels, 1)
+    imagenet = model.arch in _IMAGENET_ARCHS
+    return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
+
+
+def data_node(b: PlanBuilder, need: ModelInput) -> str:
+    """The data step in the layout and channel count ``need`` states, after checking the recipe's data fits."""
+    recipe = b.recipe
+    data, arch = recipe.dataset, recipe.model.arch
+    who = f"{arch} ({need.framework})" if arch != "file" else f"the {need.framework} model file"
+    if arch in _FIXED_WIDTH and recipe.model.width != 1.0:
+        raise RecipeError(
+            f"{arch} has no width multiplier, model.width is {recipe.model.width}",
+            key="model.width",
+            value=recipe.model.width,
+            valid="1.0 (mobilenet_v1 / mobilenet_v2 take other widths)",
+        )
+    imagenet = arch in _IMAGENET_ARCHS
+    if data.name == "digits":
+        if data.image_size < need.min_size:
+            raise RecipeError(
+                f"{who} needs inputs of at least {need.min_size}x{need.min_size}, dataset.image_size is "
+                f"{data.image_size}",
+                key="dataset.image_size",
+                value=data.image_size,
+                valid=f"dataset.image_size >= {need.min_size}" + (" (224 for the ImageNet models)" if imagenet else ""),
+            )
+        channels = need.channels or 1
+        size = f"{data.image_size}x{data.image_size}"
+        origin = "grey scans" + (f" replicated to {channels} channels" if channels != 1 else "")
+    else:  # image_folder: colour images, resized to dataset.size
+        channels = 3
+        if need.channels not in (None, 3):
+            raise RecipeError(
+                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
+                key="dataset",
+                value=data.name,
+                valid="dataset=digits for a 1-channel model, or a model that takes colour images",
+            )
+        if data.size is None:
+            raise RecipeError(
+                f"dataset.size is required for {data.name}: the input [H, W] of {who}",
+                key="dataset.size",
+                valid="[H, W], e.g. [224, 224]",
+            )
+        if min(data.size) < need.min_size:
+            raise RecipeError(
+                f"{who} needs inputs of at least {need.min_size}x{need.min_size}, dataset.size is {list(data.size)}",
+                key="dataset.size",
+                value=list(data.size),
+                valid=f"both sizes >= {need.min_size}",
+            )
+        size, origin = "x".join(str(v) for v in data.size), f"{data.color} images"
+    node = b.dataset(need.layout, channels=channels)
+    given = f"{channels} channel{'s' if channels > 1 else ''} ({origin})"
+    b.check("input", "ok", f"{data.name}: {need.layout} {size}, {given}: what {who} takes ({need.describe()})")
+    return node
+
+
+def warn_untrained(b: PlanBuilder) -> None:
+    """Say that a network built here with ``model.train.epochs=0`` keeps random weights (every framework alike)."""
+    model = b.recipe.model
+    if model.arch != "file" and model.path is None and model.train.epochs == 0:
+        b.check(
+            "model",
+            "warn",
+            f"{model.arch} is untrained (model.train.epochs=0, random weights): accuracy is meaningless, "
+            "compare the stages by fidelity (top1_agreement) and by size and latency",
+        )
+
+
+def _set_sections(recipe: RecipeConfig) -> list[str]:
+    strategy = recipe.strategy
+    return [name for name in STRATEGY_SECTIONS if getattr(strategy, name) is not None]
+
+
+def check_strategy_carried(b: PlanBuilder, capable_targets: list[str]) -> None:
+    """Refuse a recipe whose strategy sets a section no node of the plan carries out (never drop one silently)."""
+    recipe = b.recipe
+    dropped = [name for name in _set_sections(recipe) if name not in b.carried]
+    if not dropped:
+        return
+    target = recipe.target
+    what = ", ".join(f"strategy.{name}" for name in dropped)
+    raise RecipeError(
+        f"target '{target.name}' ({target.runtime}) cannot carry out {what} of strategy '{recipe.strategy.name}': "
+        f"its pipeline has no step for it, and running without it would not be the recipe",
+        key=f"strategy.{dropped[0]}",
+        value=recipe.strategy.name,
+        valid=f"a target that runs it ({', '.join(capable_targets) or 'none shipped'}), or a strategy without {what}",
+    )

@@ -1,0 +1,194 @@
+"""The run matrix: every shipped recipe on every shipped target, shrunk to smoke size, planned and then run.
+
+The rule it checks is the compiler's promise: a plan either runs or is refused at plan time (exit 2, one message).
+Recipes and targets are discovered from ``recipes/recipe/*.yaml`` and ``targets/*.yaml``, so a new one joins the
+matrix by existing. A target measured on a remote device over SSH may be refused by ``run`` when the device cannot
+be reached (exit 2, before any pass starts); every other accepted pair (this host, or a device whose latency is
+estimated) must run to a report.
+
+Smoke size comes from overrides, never from editing the recipe: one epoch wherever a recipe trains, the smallest
+image the architecture takes, 100 digits, a narrow network where the architecture has a width, three timed
+calls, one thread. Values a recipe sets to zero stay zero (``train.epochs: 0`` means untrained: that path is
+tested as shipped).
+
+Pairs run in a few child processes (``python run_matrix.py PAIRS.json OUT.json``) that each keep their backend
+workers alive across pairs and share one artifact cache, so frameworks are imported once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PairOutcome", "discover", "run_matrix", "smoke_overrides", "violation"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: architectures with a width multiplier that the matrix narrows (resnet50 has none)
+_NARROWABLE = ("mobilenet_v1", "mobilenet_v2")
+
+
+@dataclass
+class PairOutcome:
+    recipe: str
+    target: str
+    overrides: list[str]
+    #: "accepted" | "refused" (RecipeError, exit 2) | "crashed" (any other exception while planning)
+    plan: str
+    #: None when not run; "ok" | "refused" (RecipeError, exit 2) | "failed" (a pass failed, exit 1) | "crashed"
+    run: str | None = None
+    message: str = ""
+    #: the target's latencies come from a remote device (run may refuse when it cannot be reached)
+    remote: bool = False
+    executed: int = 0
+    seconds: float = 0.0
+    log_tail: str = ""
+
+
+def discover() -> list[tuple[str, str]]:
+    """Every (recipe, target) pair the project ships."""
+    recipes = sorted(p.stem for p in (ROOT / "recipes" / "recipe").glob("*.yaml"))
+    targets = sorted(p.stem for p in (ROOT / "targets").glob("*.yaml"))
+    return [(recipe, target) for recipe in recipes for target in targets]
+
+
+def smoke_overrides(recipe_name: str, target: str) -> list[str]:
+    """Overrides that shrink ``recipe_name`` to smoke size without changing what it does."""
+    from recipecc.plan.requirements import model_input
+    from recipecc.recipe import compose_recipe, validate_recipe
+
+    recipe = validate_recipe(compose_recipe([f"recipe={recipe_name}", f"target={target}"]))
+    model, data, strategy = recipe.model, recipe.dataset, recipe.strategy
+    out = ["bench.warmup=1", "bench.repeats=3", "target.threads=[1]"]
+    if model.train.epochs > 1:
+        out.append("model.train.epochs=1")
+    if model.arch in _NARROWABLE and model.width > 0.25:
+        out.append("model.width=0.25")
+    if data.name == "digits":
+        smallest = max(8, model_input(model, "tf").min_size, model_input(model, "paddle").min_size)
+        if data.image_size > smallest:
+            out.append(f"dataset.image_size={smallest}")
+        out.append("dataset.max_images=100")
+    else:
+        out += ["dataset.calibration_images=8", "dataset.eval_images=8"]
+    if strategy.finetune is not None and strategy.finetune.epochs > 1:
+        out.append("strategy.finetune.epochs=1")
+    if strategy.quant is not None:
+        out += ["strategy.quant.batch_nums=1", "strategy.quant.batch_size=16", "strategy.quant.epochs=1"]
+    if strategy.prune is not None and strategy.prune.criterion == "magnitude":
+        out.append("strategy.prune.frequency=1")  # tfmot prunes every `frequency` steps: a smoke finetune has few
+    if strategy.sensitivity is not None:
+        out.append("strategy.sensitivity.images=8")
+    return out
+
+
+def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers: Any) -> PairOutcome:
+    from rich.console import Console
+
+    from recipecc.engine import run_recipe
+    from recipecc.plan import build_plan
+    from recipecc.recipe import compose_recipe, validate_recipe
+    from recipecc.recipe.errors import RecipeError
+    from recipecc.recipe.targets import resolve_target
+    from recipecc.worker import PassError
+
+    started = time.perf_counter()
+    outcome = PairOutcome(recipe_name, target, [], plan="crashed")
+    try:
+        outcome.overrides = smoke_overrides(recipe_name, target)
+        overrides = [f"recipe={recipe_name}", f"target={target}", f"cache_dir={cache}", *outcome.overrides]
+        recipe = validate_recipe(compose_recipe(overrides))
+        build_plan(recipe)
+        outcome.remote = resolve_target(recipe.target).measurer == "measured-remote"
+    except RecipeError as exc:
+        outcome.plan, outcome.message = "refused", str(exc)
+        return outcome
+    except Exception:
+        outcome.message = traceback.format_exc()
+        return outcome
+    outcome.plan = "accepted"
+    log = StringIO()
+    try:
+        result = run_recipe(
+            recipe, out_dir / f"{recipe_name}@{target}", Console(file=log, width=160), workers=workers
+        )
+        outcome.run, outcome.executed = "ok", len(result.executed)
+        if not (result.run_dir / "results.json").is_file():
+            outcome.run, outcome.message = "failed", "no results.json written"
+    except RecipeError as exc:
+        outcome.run, outcome.message = "refused", str(exc)
+    except PassError as exc:
+        outcome.run, outcome.message = "failed", f"{exc}\n{exc.detail[-1500:]}"
+    except Exception:
+        outcome.run, outcome.message = "crashed", traceback.format_exc()[-3000:]
+    outcome.executed = outcome.executed or log.getvalue().count(" done in ")
+    outcome.seconds = round(time.perf_counter() - started, 1)
+    outcome.log_tail = log.getvalue()[-1500:]
+    return outcome
+
+
+def violation(o: PairOutcome) -> str | None:
+    """Why ``o`` breaks "a plan either runs or is refused at plan time", or None."""
+    where = f"recipe={o.recipe} target={o.target} ({' '.join(o.overrides)})"
+    if o.plan == "crashed":
+        return f"{where}: planning raised instead of refusing with exit 2:\n{o.message}"
+    if o.plan == "refused":
+        return None
+    if o.run == "ok":
+        return None
+    if o.run == "refused" and o.remote and o.executed == 0:
+        return None  # a remote device out of reach: `plan` shows the plan, `run` refuses before starting
+    return f"{where}: plan accepted, run {o.run} after {o.seconds} s:\n{o.message}\n{o.log_tail}"
+
+
+def _child(pairs_file: Path, result_file: Path, cache: Path, out_dir: Path) -> None:
+    """Run the pairs of ``pairs_file`` one after the other with shared backend workers."""
+    import logging
+
+    from recipecc.worker import BackendWorkers
+
+    logging.disable(logging.WARNING)
+    pairs = json.loads(pairs_file.read_text())
+    outcomes = []
+    with BackendWorkers() as workers:
+        for recipe_name, target in pairs:
+            outcomes.append(asdict(_run_pair(recipe_name, target, cache, out_dir, workers)))
+            result_file.write_text(json.dumps(outcomes))  # partial results survive a crash of this process
+
+
+def run_matrix(pairs: list[tuple[str, str]], work: Path, processes: int = 2) -> list[PairOutcome]:
+    """Run ``pairs`` in ``processes`` children (pairs of one recipe stay together: they share trained models)."""
+    by_recipe: dict[str, list[tuple[str, str]]] = {}
+    for pair in pairs:
+        by_recipe.setdefault(pair[0], []).append(pair)
+    shares: list[list[tuple[str, str]]] = [[] for _ in range(processes)]
+    for group in sorted(by_recipe.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    cache, out_dir = work / "cache", work / "runs"
+    children = []
+    for index, share in enumerate(s for s in shares if s):
+        pairs_file, result_file = work / f"pairs{index}.json", work / f"result{index}.json"
+        pairs_file.write_text(json.dumps(share))
+        command = [sys.executable, __file__, str(pairs_file), str(result_file), str(cache), str(out_dir)]
+        log = (work / f"child{index}.log").open("w")
+        children.append((subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), share, result_file))
+    outcomes: list[PairOutcome] = []
+    for child, share, result_file in children:
+        child.wait()
+        done = [PairOutcome(**o) for o in json.loads(result_file.read_text())] if result_file.is_file() else []
+        outcomes += done
+        for recipe_name, target in share[len(done) :]:  # the child died: its remaining pairs did not run
+            outcomes.append(
+                PairOutcome(recipe_name, target, [], "accepted", "crashed", f"matrix child exited {child.returncode}")
+            )
+    return outcomes
+
+
+if __name__ == "__main__":
+    _child(*(Path(arg) for arg in sys.argv[1:5]))
