@@ -112,6 +112,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             "`width` scales backbone and neck",
         ),
         Architecture("yolov3_resnet34", ("paddle",), "detection", "YOLOv3 on ResNet-34; 608x608 unless model.input_size"),
+        Architecture(
+            "deeplabv3_mnv2",
+            ("paddle", "tf"),
+            "segmentation",
+            "DeepLabv3 with a MobileNetV2 backbone (`width` 0.5 / 1.0, `output_stride` 8 / 16); paddle: the PaddleX "
+            "1.x variant (no ASPP, no decoder), tf: TensorFlow DeepLab's (image-pooling ASPP, 256 channels)",
+        ),
+        Architecture("fastscnn", ("paddle",), "segmentation", "Fast-SCNN (two branches, pyramid pooling, fusion)"),
     )
 }
 
@@ -132,6 +140,8 @@ DATASETS: dict[str, str] = {
     "shapes_coco": "the generated shapes set (4 classes, boxes) written and read as COCO; or dataset.root=COCO",
     "voc": "a Pascal VOC detection set under dataset.root (Annotations, JPEGImages, ImageSets/Main/<split>.txt)",
     "coco": "a COCO detection set under dataset.root (annotations/instances_<split>.json + images)",
+    "segmentation": "a label-map set under dataset.root: VOC, Cityscapes or PaddleSeg file lists (ignore index 255)",
+    "shapes_seg": "the generated shapes set's label maps (background + 4 shapes, 255 borders), written on the fly",
 }
 
 RUNTIMES: dict[str, Runtime] = {

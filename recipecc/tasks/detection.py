@@ -93,7 +93,14 @@ def _records(kept: NDArray[Any], sizes: Sequence[tuple[int, int]], image_ids: Se
 
 
 def score(predicted: NDArray[Any], targets: NDArray[Any], **params: Any) -> float:
-    """COCO AP@[.5:.95] of kept predictions against packed targets (sensitivity analysis uses this)."""
+    """COCO AP@[.5:.95] of kept predictions against packed targets (sensitivity analysis uses this).
+
+    When the targets are another model's kept predictions (same shape: no labels score the model, so sensitivity
+    compares with the unpruned model), the score is ``map_agreement`` with them."""
+    targets = np.asarray(targets)
+    if targets.shape[1:] == np.asarray(predicted).shape[1:]:
+        threshold = float(params.get("threshold") or DEFAULT_THRESHOLD)
+        return fidelity({"boxes": predicted}, {"boxes": targets}, threshold=threshold)[0]["map_agreement"]
     evaluator = Evaluator(**params)
     evaluator.add(predicted, targets)
     return evaluator.metrics()["map"]
