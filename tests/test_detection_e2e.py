@@ -56,7 +56,9 @@ def _check_detection_stages(run_dir: Path, results: dict[str, Any]) -> None:
         metrics = stage["metrics"]
         assert 0.0 <= metrics["map"] <= metrics["map50"] <= 1.0
         detections_file = Path(stage["files"]["detections"])
-        detections = json.loads((detections_file if detections_file.is_absolute() else run_dir / detections_file).read_text())
+        detections = json.loads(
+            (detections_file if detections_file.is_absolute() else run_dir / detections_file).read_text()
+        )
         assert {"image_id", "category_id", "bbox", "score"} <= set(detections[0])
         # anyone can recompute the stage's number from the two files the run names
         assert coco_ap(ground_truth, detections)["map"] == pytest.approx(metrics["map"], abs=1e-9)
@@ -86,7 +88,9 @@ def test_a_multi_output_onnx_detector_runs_through_onnx_runtime(tmp_path: Path) 
         "import paddle2onnx\n"
         f"paddle2onnx.export(prefix + '.pdmodel', prefix + '.pdiparams', save_file={str(model)!r}, opset_version=13)\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     run_dir = tmp_path / "run"
     results = _run(
         run_dir,

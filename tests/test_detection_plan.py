@@ -12,7 +12,13 @@ from recipecc.datasets.shapes import write_shapes
 from recipecc.plan import build_plan
 from recipecc.recipe import RecipeError, compose_recipe, validate_recipe
 
-SEED_RECIPES = ("yolov3_mnv1_quant", "yolov3_r34_quant", "yolov3_mnv1_prune52", "yolov3_mnv1_prune52_coco", "yolov3_shapes")
+SEED_RECIPES = (
+    "yolov3_mnv1_quant",
+    "yolov3_r34_quant",
+    "yolov3_mnv1_prune52",
+    "yolov3_mnv1_prune52_coco",
+    "yolov3_shapes",
+)
 
 
 def plan(*overrides: str):  # type: ignore[no-untyped-def]

@@ -111,7 +111,9 @@ ARCHITECTURES: dict[str, Architecture] = {
             "YOLOv3 (PaddleDetection's FPN neck and head) on MobileNetV1; 608x608 unless model.input_size; "
             "`width` scales backbone and neck",
         ),
-        Architecture("yolov3_resnet34", ("paddle",), "detection", "YOLOv3 on ResNet-34; 608x608 unless model.input_size"),
+        Architecture(
+            "yolov3_resnet34", ("paddle",), "detection", "YOLOv3 on ResNet-34; 608x608 unless model.input_size"
+        ),
         Architecture(
             "deeplabv3_mnv2",
             ("paddle", "tf"),

@@ -228,7 +228,9 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     if arch.startswith("yolov3_"):
         from recipecc.passes.paddle.yolov3 import YOLOv3
 
-        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_resnet34": "resnet34", "yolov3_r34": "resnet34"}[arch]
+        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_resnet34": "resnet34", "yolov3_r34": "resnet34"}[
+            arch
+        ]
         model = YOLOv3(backbone, classes, width)
     else:
         model = build_model(arch, input_shape, classes, width)
