@@ -111,9 +111,11 @@ def measure_stage(
                 on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
             )
     elif measurer == "estimated":
-        latency = estimated_latency(p, model_meta, layer_table)
+        latency = estimated_latency(p, model_meta, layer_table, sample)
     else:
         latency = remote_latency(p, model_paths, model_meta, sample)
+    if p.get("abi"):  # arm targets: every row names the runtime build it is for
+        latency = [{**row, "abi": row.get("abi", p["abi"])} for row in latency]
     record = benchmark_record(params=p, model_meta=model_meta, evaluation=evaluation, latency=latency)
     if measurer != "measured-host":
         record["quality_measured_on"] = (

@@ -19,6 +19,7 @@ from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.common import source_model
+from recipecc.passes.onnx.layer_table import layer_table
 
 __all__ = ["run"]
 
@@ -127,5 +128,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         make_call=make_call,
         describe=describe,
         model_paths=[path.parent / str(name) for name in meta["model_files"]],
+        layer_table=lambda: layer_table(path),
         sample=next(iter(sample.values())),
     )
