@@ -115,9 +115,7 @@ def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers
     outcome.plan = "accepted"
     log = StringIO()
     try:
-        result = run_recipe(
-            recipe, out_dir / f"{recipe_name}@{target}", Console(file=log, width=160), workers=workers
-        )
+        result = run_recipe(recipe, out_dir / f"{recipe_name}@{target}", Console(file=log, width=160), workers=workers)
         outcome.run, outcome.executed = "ok", len(result.executed)
         if not (result.run_dir / "results.json").is_file():
             outcome.run, outcome.message = "failed", "no results.json written"
