@@ -128,8 +128,7 @@ def assemble_results(
         "quality_metric": metric,
         #: set when some stages' quality cannot be measured in this run (their quality cells say "not measurable")
         "quality_note": (
-            f"quality cannot be measured for {', '.join(plan.quality_notes)}: "
-            f"{next(iter(plan.quality_notes.values()))}"
+            f"quality cannot be measured for {', '.join(plan.quality_notes)}: {next(iter(plan.quality_notes.values()))}"
             if plan.quality_notes
             else None
         ),
