@@ -220,7 +220,7 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, size_change, speed
+    from recipecc.report.formatting import human_size, quality, quality_delta, size_change, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
@@ -230,9 +230,10 @@ def _summary(outcome: Any) -> None:
         header_style="bold",
     )
     metric = results.get("quality_metric", "top1")
-    quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
+    label = results.get("quality_label", metric)
+    as_percent = bool(results.get("quality_percent", True))
     p90 = " / p90" if any("p90_ms" in row for stage in results["stages"] for row in stage["latency"]) else ""
-    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
+    for column in ("stage", label, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
@@ -240,8 +241,8 @@ def _summary(outcome: Any) -> None:
             stage["name"],
             "not measurable"
             if "quality_note" in stage
-            else percent(stage["metrics"].get(metric))
-            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            else quality(stage["metrics"].get(metric), as_percent)
+            + ("" if index == 0 else f" ({quality_delta(vs['quality_delta'], as_percent)})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:

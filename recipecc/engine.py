@@ -47,6 +47,14 @@ def check_reachable(plan: Plan) -> None:
     remote = next((n for n in plan.bench_nodes if n.params.get("measurer") == "measured-remote"), None)
     if remote is None:
         return
+    from importlib.util import find_spec
+
+    if find_spec("asyncssh") is None:
+        raise RecipeError(
+            "measuring over SSH needs asyncssh: pip install -e '.[remote]'",
+            key="target.ssh.host",
+            value=remote.params["ssh"]["host"],
+        )
     from recipecc.bench.remote import RemoteError, probe
 
     try:

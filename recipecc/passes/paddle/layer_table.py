@@ -33,9 +33,12 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
     "yolov3_mobilenet_v1": (3, 608, 608),
+    "deeplabv3_mnv2": (3, 769, 769),  # PaddleSeg's Cityscapes crop
+    "fastscnn": (3, 1024, 2048),  # Cityscapes at full resolution
 }
-#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default)
-_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80}
+#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default;
+#: Cityscapes' 19 for segmentation)
+_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80, "deeplabv3_mnv2": 19, "fastscnn": 19}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
