@@ -23,6 +23,7 @@ from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import quiet_native_stderr
+from recipecc.passes.tf.layer_table import layer_table
 
 __all__ = ["TFLiteModel", "run"]
 
@@ -166,5 +167,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         make_call=make_call,
         describe=describe,
         model_paths=[path],
+        layer_table=lambda: layer_table(path),
         sample=next(iter(sample.values())),
     )
