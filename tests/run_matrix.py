@@ -80,8 +80,14 @@ def smoke_overrides(recipe_name: str, target: str) -> list[str]:
         if data.image_size > smallest:
             out.append(f"dataset.image_size={smallest}")
         out.append("dataset.max_images=100")
-    else:
+    else:  # a user's folder or a generated set (segmentation shapes, ...): fewer and smaller images
         out += ["dataset.calibration_images=8", "dataset.eval_images=8"]
+        if data.name != "image_folder":
+            smallest = max(64, model_input(model, "paddle").min_size)
+            if data.image_size > smallest:
+                out.append(f"dataset.image_size={smallest}")
+            if data.max_images is None or data.max_images > 50:
+                out.append("dataset.max_images=50")
     if strategy.finetune is not None and strategy.finetune.epochs > 1:
         out.append("strategy.finetune.epochs=1")
     if strategy.quant is not None:
