@@ -17,6 +17,8 @@ __all__ = ["plan_estimates"]
 def _input_size(b: PlanBuilder) -> list[int] | None:
     """The model's input height and width in this recipe (None when the data decides it at run time)."""
     data = b.recipe.dataset
+    if b.recipe.model.input_size:
+        return [b.recipe.model.input_size, b.recipe.model.input_size]
     if data.name == "digits":
         return [data.image_size, data.image_size]
     return list(data.size) if data.size else None
