@@ -67,6 +67,24 @@ def cmd_show(overrides: list[str]) -> int:
     return 0
 
 
+def cmd_export(overrides: list[str]) -> int:
+    """The fully resolved recipe as a self-contained YAML file on stdout (``recipecc run --recipe-file`` runs it
+    anywhere: no config groups, no search path, the same recipe hash)."""
+    from dataclasses import asdict
+
+    from omegaconf import OmegaConf
+
+    from recipecc.plan.planner import recipe_hash
+
+    recipe = _load(overrides)
+    header = (
+        f"# recipecc recipe '{recipe.name}', fully resolved (recipe hash {recipe_hash(recipe)}).\n"
+        f"# Run it anywhere: recipecc run --recipe-file <this file>\n"
+    )
+    sys.stdout.write(header + OmegaConf.to_yaml(OmegaConf.create(asdict(recipe))))
+    return 0
+
+
 def cmd_plan(overrides: list[str]) -> int:
     from recipecc.engine import check_reachable
     from recipecc.plan import ArtifactCache, build_plan
@@ -202,7 +220,7 @@ def cmd_list(_: list[str]) -> int:
 
 
 def _summary(outcome: Any) -> None:
-    from recipecc.report.formatting import human_size, percent, signed_points, size_change, speed
+    from recipecc.report.formatting import human_size, quality, quality_delta, size_change, speed
 
     results = outcome.results
     threads = sorted({row["threads"] for stage in results["stages"] for row in stage["latency"]})
@@ -212,9 +230,10 @@ def _summary(outcome: Any) -> None:
         header_style="bold",
     )
     metric = results.get("quality_metric", "top1")
-    quality = "top-1" if metric == "top1" else f"{metric} vs baseline"
+    label = results.get("quality_label", metric)
+    as_percent = bool(results.get("quality_percent", True))
     p90 = " / p90" if any("p90_ms" in row for stage in results["stages"] for row in stage["latency"]) else ""
-    for column in ("stage", quality, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
+    for column in ("stage", label, "size", *[f"{t} thread{'s' if t > 1 else ''} median{p90}" for t in threads]):
         table.add_column(column)
     for index, stage in enumerate(results["stages"]):
         vs = stage["vs_baseline"]
@@ -222,8 +241,8 @@ def _summary(outcome: Any) -> None:
             stage["name"],
             "not measurable"
             if "quality_note" in stage
-            else percent(stage["metrics"].get(metric))
-            + ("" if index == 0 else f" ({signed_points(vs['quality_delta'])})"),
+            else quality(stage["metrics"].get(metric), as_percent)
+            + ("" if index == 0 else f" ({quality_delta(vs['quality_delta'], as_percent)})"),
             human_size(stage["size_bytes"]) + ("" if index == 0 else f" ({size_change(vs['size_ratio'])})"),
         ]
         for t in threads:
@@ -292,9 +311,7 @@ def _task(cfg: Any) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from recipecc.engine import run_recipe
     from recipecc.recipe import validate_recipe
-    from recipecc.worker import PassError
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -310,7 +327,20 @@ def _task(cfg: Any) -> float | None:
         )
     try:
         recipe = validate_recipe(cfg)
-        outcome = run_recipe(recipe, Path(hydra_cfg.runtime.output_dir), _console)
+    except RecipeError as exc:
+        _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    _run_one(recipe, Path(hydra_cfg.runtime.output_dir))
+    return None
+
+
+def _run_one(recipe: Any, run_dir: Path) -> Any:
+    """Run one validated recipe into ``run_dir`` and print its summary; a failure exits (2: bad input, 1: a pass)."""
+    from recipecc.engine import run_recipe
+    from recipecc.worker import PassError
+
+    try:
+        outcome = run_recipe(recipe, run_dir, _console)
     except RecipeError as exc:
         _console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -322,7 +352,7 @@ def _task(cfg: Any) -> float | None:
             _console.print("(set RECIPECC_VERBOSE=1 for the worker's traceback)")
         sys.exit(EXIT_PASS_FAILED)
     _summary(outcome)
-    return None
+    return outcome
 
 
 def _reference_lines(results: dict[str, Any]) -> None:
@@ -341,6 +371,71 @@ def _reference_lines(results: dict[str, Any]) -> None:
             f"{row['stage']} {threads} on {table['device']} {table.get('abi') or ''}: {mine} ms ({source}) · "
             f"reference {published} ms (published, not measured here)"
         )
+
+
+def _take_flag(args: list[str], flag: str, with_value: bool = True) -> tuple[list[str], str | None]:
+    """``args`` without ``flag`` (and its value, also as ``flag=VALUE``), and that value ("" for a bare flag)."""
+    rest: list[str] = []
+    value: str | None = None
+    items = iter(args)
+    for arg in items:
+        if arg == flag:
+            value = (next(items, None) or "") if with_value else ""
+            if with_value and not value:
+                raise RecipeError(f"{flag} needs a file", key=flag, valid=f"{flag} FILE")
+        elif with_value and arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest, value
+
+
+def _run_file(recipe_file: str | None, lock_file: str | None, strict: bool, args: list[str]) -> int:
+    """``run --recipe-file FILE`` / ``run --lock FILE``: a self-contained recipe, no config groups involved."""
+    import datetime as dt
+
+    from recipecc.lock import compare_lock, lock_document, read_lock, write_lock
+    from recipecc.plan import build_plan
+    from recipecc.recipe.resolved import load_recipe_file, resolved_recipe
+
+    run_dirs = [a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")]
+    others = [a for a in args if not a.startswith("hydra.run.dir=")]
+    flag = "--lock" if lock_file else "--recipe-file"
+    if recipe_file and lock_file:
+        raise RecipeError("--recipe-file and --lock name the recipe twice", key=flag, valid="one of them")
+    if others:
+        raise RecipeError(
+            f"{flag} runs the file as it is; got also: {' '.join(others)}",
+            key=flag,
+            valid="edit the file, or `recipecc export <overrides> > file.yaml` again (only hydra.run.dir=DIR may be "
+            "added)",
+        )
+    problems: list[str] = []
+    if lock_file:
+        locked = read_lock(Path(lock_file).expanduser())
+        recipe = resolved_recipe(locked["recipe"], source=f"lock file {lock_file}")
+        problems = compare_lock(locked, lock_document(recipe, build_plan(recipe)))
+        for problem in problems:
+            _console.print(f"[bold yellow]lock mismatch:[/] {escape(problem)}", soft_wrap=True)
+        if problems and strict:
+            raise RecipeError(
+                f"{len(problems)} difference(s) from {lock_file} (listed above); --strict refuses to run",
+                key="--lock",
+                value=lock_file,
+                valid="the locked versions and inputs, or run without --strict to re-run anyway",
+            )
+        if not problems:
+            _console.print(f"lock {lock_file}: versions, inputs and recipe hash match")
+    else:
+        assert recipe_file is not None
+        recipe = load_recipe_file(recipe_file)
+    build_plan(recipe)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    run_dir = Path(run_dirs[-1] if run_dirs else f"runs/{recipe.name}/{stamp}")
+    outcome = _run_one(recipe, run_dir)
+    if lock_file:
+        write_lock(run_dir, recipe, outcome.plan, {"relocked_from": {"lock": str(lock_file), "differences": problems}})
+    return 0
 
 
 def _print_config(hydra_args: list[str], overrides: list[str]) -> int | None:
@@ -384,12 +479,17 @@ def _print_config(hydra_args: list[str], overrides: list[str]) -> int | None:
 
 def cmd_run(args: list[str]) -> int:
     """Validate and plan every job first (exit 2 on a bad recipe), then hand over to Hydra's main."""
+    args, recipe_file = _take_flag(args, "--recipe-file")
+    args, lock_file = _take_flag(args, "--lock")
+    args, strict = _take_flag(args, "--strict", with_value=False)
+    if recipe_file is not None or lock_file is not None:
+        return _run_file(recipe_file, lock_file, strict is not None, args)
     overrides, hydra_args = _split_argv(args)
     from recipecc.plan import build_plan
 
     multirun = any(arg in ("-m", "--multirun") for arg in hydra_args)
     search_path = [arg for arg in hydra_args if arg.lstrip("+").startswith("hydra.searchpath=")]
-    hydra_overrides = [arg for arg in hydra_args if not arg.startswith("-")]
+    hydra_overrides = [arg for arg in hydra_args if not arg.startswith("-") and "=" in arg]
     if multirun:
         from recipecc.sweep.expand import plan_sweep
 
@@ -485,7 +585,14 @@ def cmd_cache(args: list[str]) -> int:
     return 1 if corrupt else 0
 
 
-VERBS = {"run": cmd_run, "plan": cmd_plan, "show": cmd_show, "list": cmd_list, "cache": cmd_cache}
+VERBS = {
+    "run": cmd_run,
+    "plan": cmd_plan,
+    "show": cmd_show,
+    "list": cmd_list,
+    "cache": cmd_cache,
+    "export": cmd_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -493,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="recipecc",
         description="Compile and run model-compression recipes: recipecc run recipe=NAME target=NAME key=value ...",
     )
-    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list | cache")
+    parser.add_argument("verb", choices=sorted(VERBS), help="run | plan | show | list | cache | export")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Hydra overrides (and Hydra flags for run)")
     ns = parser.parse_args(argv)
     from recipecc.recipe.searchpath import ENV_VAR

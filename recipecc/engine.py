@@ -47,6 +47,14 @@ def check_reachable(plan: Plan) -> None:
     remote = next((n for n in plan.bench_nodes if n.params.get("measurer") == "measured-remote"), None)
     if remote is None:
         return
+    from importlib.util import find_spec
+
+    if find_spec("asyncssh") is None:
+        raise RecipeError(
+            "measuring over SSH needs asyncssh: pip install -e '.[remote]'",
+            key="target.ssh.host",
+            value=remote.params["ssh"]["host"],
+        )
     from recipecc.bench.remote import RemoteError, probe
 
     try:
@@ -189,6 +197,7 @@ def run_recipe(
     recipe: RecipeConfig, run_dir: Path, console: Console | None = None, workers: BackendWorkers | None = None
 ) -> RunOutcome:
     """Plan, execute, benchmark and report one recipe into ``run_dir`` (``workers``: see :func:`execute_plan`)."""
+    from recipecc.lock import write_lock
     from recipecc.report import render_reports
 
     console = console or Console(stderr=True)
@@ -199,6 +208,7 @@ def run_recipe(
     files = deliver_models(plan, outputs, run_dir)
     results = assemble_results(plan, outputs, asdict(recipe), pass_log, files)
     reports = render_reports(results, outputs, run_dir)
+    write_lock(run_dir, recipe, plan)
     executed = [entry["node"] for entry in pass_log if not entry["cached"] and "failed" not in entry]
     cached = [entry["node"] for entry in pass_log if entry["cached"]]
     return RunOutcome(plan, results, run_dir, reports, executed, cached)

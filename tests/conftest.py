@@ -35,3 +35,13 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pixels = rng.randint(0, 255, size=(20 + i, 24, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / cls / f"{i}.{'png' if i % 2 else 'jpg'}")
     return root
+
+
+@pytest.fixture(scope="session")
+def seg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small label-map set in VOC layout (the generated shapes set: 5 classes with 255 borders)."""
+    from recipecc.datasets.shapes import write_shapes
+
+    root = tmp_path_factory.mktemp("seg")
+    write_shapes(root, splits={"train": 4, "val": 3}, image_size=48, seed=0)
+    return root

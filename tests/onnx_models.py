@@ -74,6 +74,53 @@ def matmul_model(path: Path, *, features: int = 32) -> Path:
     return path
 
 
+def two_head_model(path: Path, *, size: int = 32) -> Path:
+    """A text-detector-like model with two outputs: a probability map (sigmoid, [N, 1, size, size]) and class
+    scores ([N, 4]), from one conv trunk; dynamic batch, opset 13."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.RandomState(1)
+
+    def weight(name: str, *shape: int, scale: float = 0.3) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.randn(*shape) * scale).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="trunk/conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="trunk/relu1"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="trunk/conv2", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="trunk/relu2"),
+        helper.make_node("Conv", ["r2", "wmap", "bmap"], ["m"], name="map/conv"),
+        helper.make_node("Sigmoid", ["m"], ["prob_map"], name="map/sigmoid"),
+        helper.make_node("GlobalAveragePool", ["r2"], ["p"], name="cls/pool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="cls/flatten"),
+        helper.make_node("Gemm", ["f", "wfc", "bfc"], ["scores"], name="cls/fc", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "two_heads",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [
+            helper.make_tensor_value_info("prob_map", TensorProto.FLOAT, ["batch", 1, size, size]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 4]),
+        ],
+        [
+            weight("w1", 16, 3, 3, 3),
+            weight("b1", 16, scale=0.05),
+            weight("w2", 16, 16, 3, 3),
+            weight("b2", 16, scale=0.05),
+            weight("wmap", 1, 16, 1, 1),
+            numpy_helper.from_array(np.array([-0.5], np.float32), "bmap"),
+            weight("wfc", 4, 16),
+            weight("bfc", 4, scale=0.05),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
 def dense_map_model(path: Path, *, size: int = 64, channels: int = 8, gain: float = 1.5) -> Path:
     """A dense-prediction net (probability map [N, 1, size, size]) whose activations have a long tail.
 

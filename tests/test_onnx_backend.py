@@ -181,7 +181,8 @@ def test_paddle_ptq_model_in_onnx_format_converts_and_runs_in_ort(cache: Path, t
     data = np.load(Path(paddle_run.plan.cache_root) / paddle_run.plan.node("data").key / "data.npz")
     session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
     ours = session.run(None, {meta["input_name"]: data["x_test"]})[0]
-    paddle_int8 = np.load(Path(paddle_run.plan.cache_root) / paddle_run.plan.node("bench.int8").key / "outputs.npy")
+    with np.load(Path(paddle_run.plan.cache_root) / paddle_run.plan.node("bench.int8").key / "outputs.npz") as kept:
+        paddle_int8 = kept[kept.files[0]]
     # Two int8 engines on one quantized model: 0.94 on an AVX2-only CPU, where Paddle's oneDNN kernels saturate
     # int16 pair sums (tests/host_cpu.py)
     assert float((ours.argmax(1) == paddle_int8.argmax(1)).mean()) >= (0.98 if HAS_INT8_VNNI else 0.9)
@@ -201,3 +202,32 @@ def test_keras_digits_through_tf2onnx_static_int8_is_a_quarter_and_agrees(cache:
     assert artifact(outcome, "to_onnx")["input_shape"][1:] == [8, 8, 1]  # NHWC kept
     assert 3.0 <= fp32["size_bytes"] / int8["size_bytes"] <= 4.5
     assert int8["metrics"]["top1_agreement"] >= 0.98 and fp32["metrics"]["top1"] >= 0.9
+
+
+def test_a_two_output_model_is_compared_output_by_output(cache: Path, tmp_path: Path, image_dir: Path) -> None:
+    """A text-detection-like model (probability map + class scores), no labels: IoU of the binarized maps at the
+    model's threshold heads the report, and the class scores are compared too (not a flattened argmax)."""
+    from onnx_models import two_head_model
+
+    model = two_head_model(tmp_path / "two_heads.onnx")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for image in sorted(image_dir.rglob("*.png"))[:10]:  # no class sub-folders: unlabelled
+        (flat / image.name).write_bytes(image.read_bytes())
+    outcome = run(
+        cache, tmp_path / "run", "model=file", f"model.path={model}", "model.threshold=0.3", "target=host_ort",
+        "dataset=image_folder", f"dataset.root={flat}", "dataset.size=[32,32]", "dataset.calibration_images=5",
+        "dataset.eval_images=5", "strategy=quant",
+    )  # fmt: skip
+    results = outcome.results
+    assert results["task"] == "generic" and results["quality_metric"] == "iou"
+    assert results["quality_label"] == "iou (vs baseline)"
+    int8 = stage(outcome, "int8")
+    outputs = int8["evaluation"]["outputs"]
+    assert set(outputs) == {"prob_map", "scores"} and int8["evaluation"]["headline_output"] == "prob_map"
+    assert outputs["prob_map"]["kind"] == "prob_map" and outputs["prob_map"]["threshold"] == 0.3
+    assert 0.5 < outputs["prob_map"]["iou"] <= 1.0 and outputs["prob_map"]["max_abs_error"] < 0.5
+    assert outputs["scores"]["kind"] == "scores" and 0.0 <= outputs["scores"]["top1_agreement"] <= 1.0
+    assert stage(outcome, "baseline")["metrics"]["iou"] == 1.0
+    report = (outcome.reports["markdown"]).read_text()
+    assert "The model has 2 outputs" in report and "The headline is output `prob_map`" in report

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from run_matrix import discover, run_matrix, violation
 
 from recipecc.engine import run_recipe
 from recipecc.plan import Plan, build_plan
@@ -205,3 +206,13 @@ def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> Non
     assert "quality_note" not in _stage(outcome.results, "baseline")
     assert outcome.results["quality_note"].startswith("quality cannot be measured for pruned")
     assert "| pruned | fp32 | not measurable |" in report and "**Quality:**" in report
+
+
+@pytest.mark.backend
+def test_every_accepted_plan_runs(tmp_path: Path) -> None:
+    """The run matrix: every shipped recipe x every shipped target at smoke size; plan-accept <=> run-success."""
+    outcomes = run_matrix(discover(), tmp_path, processes=2)
+    assert len(outcomes) == len(discover())
+    problems = [v for o in outcomes if (v := violation(o))]
+    assert not problems, f"{len(problems)} of {len(outcomes)} pairs break the rule:\n\n" + "\n\n".join(problems)
+    assert sum(o.run == "ok" for o in outcomes) >= 20  # the matrix really ran things

@@ -311,3 +311,21 @@ def test_cfg_hydra_resolve_prints_instead_of_a_traceback(capsys: pytest.CaptureF
     assert main(["run", "--cfg", "job", "--resolve", "strategy.prune.ratio=0.3"]) == 0
     assert "ratio: 0.3" in capsys.readouterr().out
     assert "--cfg 'nope' is not a config part" in refused(capsys, "run", "--cfg", "nope")
+
+
+def test_onnx_external_data_must_stay_beside_the_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import onnx
+    from onnx_models import conv_model
+
+    model = onnx.load(str(conv_model(tmp_path / "c.onnx")))
+    (tmp_path / "m").mkdir()
+    onnx.save_model(model, str(tmp_path / "m" / "ext.onnx"), save_as_external_data=True, location="ext.data",
+                    size_threshold=0)  # fmt: skip
+    good = tmp_path / "m" / "ext.onnx"
+    assert main(["plan", "target=host_ort", "model=file", "strategy=quant", f"model.path={good}"]) == 0
+    capsys.readouterr()
+    evil = tmp_path / "m" / "evil.onnx"
+    evil.write_bytes(good.read_bytes().replace(b"\x08ext.data", b"\x08../x.txt"))  # same length: still whole
+    (tmp_path / "x.txt").write_text("secret")
+    msg = refused(capsys, "plan", "target=host_ort", "model=file", "strategy=quant", f"model.path={evil}")
+    assert "names external data outside its folder ('../x.txt')" in msg

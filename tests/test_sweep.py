@@ -270,9 +270,14 @@ def test_parallel_joblib_sweep_leaves_a_consistent_cache(tmp_path: Path, onnx_fi
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((tmp_path / "a" / "sweep.json").read_text())
     assert [job["status"] for job in summary["jobs"]] == ["completed", "completed"]
-    entries = [p for p in cache.iterdir() if p.name != ".tmp"]
+    entries = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert entries and all((entry / ARTIFACT_FILE).is_file() for entry in entries)
     assert not any((cache / ".tmp").iterdir()) if (cache / ".tmp").exists() else True
+    # the passes both jobs need ran once: the other job waited on the entry's lock and took it from the cache
+    first = [json.loads((tmp_path / "a" / n / "job.json").read_text()) for n in ("0", "1")]
+    for shared in ("data", "load"):
+        assert sum(shared in record["executed"] for record in first) == 1
+        assert sum(shared in record["cached"] for record in first) == 1
     # the same sweep again finds every pass in the cache
     again = cli(*args, f"hydra.sweep.dir={tmp_path / 'b'}", cache=cache)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -298,3 +303,22 @@ def test_a_local_ray_instance_runs_two_jobs(tmp_path: Path, onnx_files: dict[str
     assert [job["status"] for job in summary["jobs"]] == ["completed", "completed"]
     precisions = {json.loads(Path(job["results"]).read_text())["stages"][-1]["precision"] for job in summary["jobs"]}
     assert precisions == {"fp16", "int8"}
+
+
+def test_the_slurm_and_joblib_launcher_configs_compose_with_a_recipe() -> None:
+    """hydra-submitit-launcher is documented, not run here (no SLURM): its config composes with a recipe and the
+    jobs are still listed and validated up front."""
+    from hydra import compose
+
+    from recipecc.recipe.compose import PRIMARY_CONFIG, hydra_context
+
+    with hydra_context():
+        cfg = compose(
+            PRIMARY_CONFIG,
+            overrides=["recipe=digits_smoke", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"],
+            return_hydra_config=True,
+        )
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.partition == "gpu"
+    assert cfg.hydra.callbacks.sweep_report._target_ == "recipecc.sweep.callback.SweepReport"
+    plan = plan_sweep(["recipe=digits_smoke", "strategy.prune.ratio=0.3,0.5"], ["hydra/launcher=submitit_slurm"])
+    assert not plan.sampling and len(plan.jobs) == 2

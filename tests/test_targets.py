@@ -21,7 +21,7 @@ from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.targets import resolve_target
 
 #: a recipe each target's backend can run (paddle / tf / onnx pipelines)
-_RECIPE_FOR = {"paddle": "mobilenetv1_prune30", "tf": "mobilenet_v1_tflite", "onnx": "digits_smoke"}
+_RECIPE_FOR = {"paddle": "mobilenetv1_prune30", "tf": "mobilenet_v1_tflite", "onnx": "digits_prune_quant"}
 
 
 def plan_for(*overrides: str) -> Plan:
@@ -194,3 +194,48 @@ def test_estimated_run_labels_every_latency_cell(tmp_path: Path) -> None:
     assert deploy and "*estimated*" in outcome.reports["markdown"].read_text()
     table = results["latency_table"]
     assert (table["device"], table["abi"], table["sources"]) == ("sd845", "armv8", ["estimated"])
+
+
+@pytest.mark.backend
+def test_estimated_run_of_a_users_onnx_file_walks_its_graph(tmp_path: Path, image_dir: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from onnx_models import conv_model
+
+    from recipecc.passes.onnx.layer_table import layer_table
+
+    model = conv_model(tmp_path / "m.onnx")
+    table = layer_table(model)
+    assert table is not None and table["macs"] == 16 * 3 * 9 * 16 * 16 + 32 * 16 * 9 * 8 * 8 + 32 * 2
+    overrides = [
+        "target=rb5_cpu", "model=file", f"model.path={model}", "dataset=image_folder", f"dataset.root={image_dir}",
+        "dataset.size=[16,16]", "dataset.calibration_images=12", "dataset.eval_images=12", "strategy=none",
+        f"cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    (row,) = results["stages"][0]["latency"]
+    assert (row["source"], row["abi"], row["device"]) == ("estimated", "armv8", "rb5")
+    assert "walked from this stage's exported model" in row["estimator"]["basis"]
+    assert row["estimator"]["macs"] == table["macs"]
+    error = row["estimator"]["fit_error"]
+    assert row["estimator"]["calibrated_for_device"] and (error["scope"], error["rows"]) == ("rb5/snpe_cpu", 1)
+
+
+def test_runners_without_a_graph_walker_estimate_from_the_built_in_table_at_the_real_input() -> None:
+    import numpy as np
+
+    from recipecc.bench.measurers import estimated_latency
+
+    params = {"device": "rpi3", "runtime": "tflite", "abi": "armv7", "threads": [1, 4], "arch": "digits_cnn"}
+    sample = np.zeros((1, 8, 8, 1), dtype=np.float32)  # NHWC, as the tflite runner feeds it
+    fp32 = estimated_latency({**params, "precision": "fp32"}, {"format": "tflite"}, None, sample)
+    int8 = estimated_latency({**params, "precision": "int8"}, {"format": "tflite"}, None, sample)
+    full = builtin_table("digits_cnn")
+    assert full is not None and full["input"] == [1, 32, 32]
+    assert all("rescaled to the 8x8 input" in row["estimator"]["basis"] for row in fp32)
+    assert fp32[0]["estimator"]["macs"] < full["macs"] / 10  # 8x8 is 16x fewer positions than 32x32
+    assert fp32[0]["median_ms"] > fp32[1]["median_ms"] and int8[0]["median_ms"] != fp32[0]["median_ms"]
+    weight_only = estimated_latency({**params, "precision": "int8-weights"}, {"format": "tflite"}, None, sample)
+    assert weight_only[0]["median_ms"] == fp32[0]["median_ms"]  # weight-only int8 computes in float
+    with pytest.raises(Exception, match="cannot estimate"):
+        estimated_latency({**params, "arch": "file", "precision": "fp32"}, {"format": "tflite"}, None, sample)

@@ -79,6 +79,9 @@ def variants(cache: Path, smoke: RunOutcome) -> dict[str, Any]:
         pruned = b.add(f"prune.{name}", "tf.prune", {**prune, **extra}, {"model": "train", **io})
         convert = b.add(f"convert.{name}", "tf.convert", {"mode": "fp32", "precision": "fp32"}, {"model": pruned, **io})
         b.bench(Stage(name, convert, "fp32"), "tf.bench", "data", delegate="xnnpack")
+    sparse = {"mode": "fp32", "precision": "fp32", "sparse_encoding": True}
+    convert = b.add("convert.constant70_sparse", "tf.convert", sparse, {"model": "prune.constant70", **io})
+    b.bench(Stage("constant70_sparse", convert, "fp32"), "tf.bench", "data", delegate="xnnpack")
     pqat = b.add("qat.constant70", "tf.qat", qat, {"model": "prune.constant70", **io})
     b.bench(Stage("constant70+qat", pqat, "int8"), "tf.bench", "data")
     b.bench(Stage("no_delegate", "convert", "fp32"), "tf.bench", "data", delegate="none")
@@ -209,3 +212,20 @@ def test_a_user_tflite_file_is_benchmarked_as_is(
     assert only["size_bytes"] == user_files["tflite"].stat().st_size
     assert only["metrics"]["top1"] == stage(smoke.results, "baseline")["metrics"]["top1"]
     assert only["model"]["conversion"].startswith("user-supplied")
+
+
+def test_sparse_encoding_shrinks_the_pruned_file_itself(variants: dict[str, Any]) -> None:
+    """EXPERIMENTAL_SPARSITY stores the zeros sparse: the .tflite itself shrinks, the outputs stay the dense file's."""
+    dense, sparse = stage(variants["results"], "constant70"), stage(variants["results"], "constant70_sparse")
+    sparsity = dense["model"]["sparsity"]["overall"]
+    assert sparsity >= 0.6
+    assert sparse["size_bytes"] <= 0.6 * dense["size_bytes"], (sparse["size_bytes"], dense["size_bytes"])
+    assert sparse["model"]["sparse_encoding"] is True and "EXPERIMENTAL_SPARSITY" in sparse["model"]["conversion"]
+    assert sparse["metrics"]["top1"] == pytest.approx(dense["metrics"]["top1"], abs=0.003)
+    assert all(row["median_ms"] > 0 for row in sparse["latency"])
+
+
+def test_the_prune90_seed_recipe_ships_the_sparse_encoded_file() -> None:
+    plan = build_plan(validate_recipe(compose_recipe(["recipe=mobilenet_v1_prune90_tflite"])))
+    assert [n.stage for n in plan.bench_nodes] == ["baseline", "pruned", "pruned-sparse"]
+    assert plan.node("convert.pruned_sparse").params["sparse_encoding"] is True

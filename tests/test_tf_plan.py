@@ -52,7 +52,7 @@ def test_mobilenet_seed_recipes_reproduce_the_reference_rows(image_dir: Path) ->
     assert any(c.name == "data" and "fallback" in c.detail for c in base.checks)
 
     pruned = plan_for("recipe=mobilenet_v1_prune90_tflite")
-    assert stages(pruned) == [("baseline", "fp32"), ("pruned", "fp32")]
+    assert stages(pruned) == [("baseline", "fp32"), ("pruned", "fp32"), ("pruned-sparse", "fp32")]
     prune = pruned.node("prune").params
     assert (prune["ratio"], prune["schedule"], prune["block"]) == (0.9, "polynomial", None)
     assert pruned.node("train").key == base.node("train").key  # one trained baseline serves both recipes

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from recipecc.tasks import TASKS
+
 __all__ = ["describe_run", "measurement_sentences", "model_label"]
 
 #: what each fidelity metric compares, for the quality sentence
@@ -20,6 +22,11 @@ _METRIC_WORDS = {
     "iou": "IoU of the thresholded output maps with the baseline's",
     "max_abs_error": "largest absolute difference from the baseline's outputs",
     "mean_abs_error": "mean absolute difference from the baseline's outputs",
+    "miou": "mIoU against the held-out label maps (confusion matrix, ignore index excluded)",
+    "pixel_accuracy": "pixel accuracy against the held-out label maps",
+    "miou_agreement": "mIoU of the predicted label maps with the baseline's as the truth",
+    "pixel_agreement": "fraction of pixels whose predicted class equals the baseline's",
+    "position_agreement": "per-position agreement (same argmax) of the sequence outputs with the baseline's",
 }
 
 
@@ -60,8 +67,10 @@ def measurement_sentences(stages: Sequence[Mapping[str, Any]], metric: str) -> d
     """How latency and quality were measured, from the latency rows and the quality metric of this run."""
     batches = sorted({int(row["batch_size"]) for s in stages for row in s["latency"] if "batch_size" in row})
     batch = f"batch size {', '.join(map(str, batches))}" if batches else "batch size not recorded"
-    if metric == "top1":
-        quality = "top-1 on the held-out split, computed with the same runtime that is timed"
+    labelled = {task.headline for task in TASKS.values() if task.metrics}
+    if metric in labelled:
+        words = "top-1" if metric == "top1" else _METRIC_WORDS.get(metric, metric)
+        quality = f"{words} on the held-out split, computed with the same runtime that is timed"
     else:
         quality = (
             f"{_METRIC_WORDS.get(metric, metric)} on the same held-out inputs (no labels that score this model), "

@@ -34,10 +34,29 @@ def _scaled(table: Mapping[str, Any], factor: float) -> dict[str, Any]:
     return {**table, "layers": layers, "macs": sum(r["macs"] for r in layers)}
 
 
+def _resized(table: Mapping[str, Any], shape: Sequence[int]) -> tuple[dict[str, Any], str]:
+    """``table`` at the input size of ``shape`` (NCHW or NHWC): convolution costs and activations scale with the
+    image area, dense layers do not."""
+    channels_first = shape[1] in (1, 3)
+    height, width = (shape[2], shape[3]) if channels_first else (shape[1], shape[2])
+    area = float(height * width) / float(table["input"][1] * table["input"][2])
+    if abs(area - 1.0) < 1e-9:
+        return dict(table), ""
+    layers = [
+        row if row["kind"] == "fc" else {**row, "macs": row["macs"] * area, "in_elems": row["in_elems"] * area,
+                                          "out_elems": row["out_elems"] * area}
+        for row in table["layers"]
+    ]  # fmt: skip
+    other = {**table.get("other", {}), "elems": float(table.get("other", {}).get("elems", 0)) * area}
+    resized = {**table, "layers": layers, "other": other, "macs": sum(r["macs"] for r in layers)}
+    return resized, f", rescaled to the {height}x{width} input"
+
+
 def estimated_latency(
     params: Mapping[str, Any],
     model_meta: Mapping[str, Any],
     layer_table: Callable[[], Mapping[str, Any] | None] | None,
+    sample: NDArray[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Estimated rows for this stage: from its own exported graph when the runner can walk it, else from the
     built-in architecture's table scaled by the FLOPs the passes recorded."""
@@ -52,6 +71,9 @@ def estimated_latency(
                 "its runner cannot walk its graph and it is not a built-in architecture with a layer table"
             )
         basis = f"built-in layer table of {arch} at {base['input']}"
+        if sample is not None and sample.ndim == 4:
+            base, resized = _resized(base, sample.shape)
+            basis += resized
         flops, before = model_meta.get("flops"), model_meta.get("flops_before")
         if flops and before:
             table = _scaled(base, float(flops) / float(before))

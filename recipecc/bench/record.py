@@ -6,11 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
+from recipecc.bench.evaluation import Evaluation
 from recipecc.bench.measurers import estimated_latency, remote_latency
-from recipecc.bench.quality import OUTPUTS_FILE, quality_metrics
 from recipecc.bench.timing import host_description, measure_latency
 from recipecc.passes.base import PassContext, progress
 
@@ -32,6 +31,7 @@ MODEL_INFO_KEYS = (
     "quantization",
     "gzip_bytes",
     "conversion",
+    "sparse_encoding",
 )
 
 
@@ -59,25 +59,19 @@ def benchmark_record(
     *,
     params: Mapping[str, Any],
     model_meta: Mapping[str, Any],
-    outputs: NDArray[Any],
-    labels: NDArray[Any] | None,
-    reference_dir: Path | None,
+    evaluation: Evaluation,
     latency: list[dict[str, Any]],
-    out_dir: Path,
 ) -> dict[str, Any]:
-    """Save this stage's outputs (for later stages to compare with) and assemble its record."""
-    np.save(out_dir / OUTPUTS_FILE, outputs)
-    reference = np.load(reference_dir / OUTPUTS_FILE) if reference_dir is not None else None
-    if not params.get("labels", True):  # the planner knows the labels cannot score this model (e.g. untrained)
-        labels = None
-    metrics = quality_metrics(outputs, labels, reference, list(params.get("metrics", [])))
+    """A stage's record: its task's metrics (and which is the headline), size, latency and model facts."""
     return {
         "format": "benchmark",
         "stage": params["stage"],
         "model_format": model_meta["format"],
         "precision": params["precision"],
         "size_bytes": int(model_meta["size_bytes"]),
-        "metrics": metrics,
+        "metrics": evaluation["metrics"],
+        "headline_metric": evaluation["headline"],
+        "evaluation": evaluation["details"],
         "latency": latency,
         "model": {k: model_meta[k] for k in MODEL_INFO_KEYS if k in model_meta},
         "host": host_description(),
@@ -88,8 +82,7 @@ def measure_stage(
     ctx: PassContext,
     *,
     model_meta: Mapping[str, Any],
-    labels: NDArray[Any] | None,
-    outputs: NDArray[Any],
+    evaluation: Evaluation,
     make_call: Callable[[int], Callable[[], object]],
     describe: Mapping[str, Any],
     model_paths: Sequence[Path] = (),
@@ -98,7 +91,8 @@ def measure_stage(
 ) -> dict[str, Any]:
     """What every runner ends with: the stage's latency from the target's measurer, then its record.
 
-    Quality (``outputs``) is always computed here, with this machine's runtime. The latency comes from the
+    Quality (``evaluation``, by the runner through :mod:`recipecc.bench.evaluation`) is always computed here,
+    with this machine's runtime. The latency comes from the
     measurer the plan chose (``params["measurer"]``): timed here (``make_call``), timed on the device over SSH
     (``model_paths`` and the input ``sample`` are copied there), or estimated from the model's layer table
     (``layer_table``, walked from the exported model by the runner, else the built-in architecture's).
@@ -117,18 +111,12 @@ def measure_stage(
                 on_done=lambda t, row: advance(1, f"{t} thread(s): median {row['median_ms']:.3f} ms"),
             )
     elif measurer == "estimated":
-        latency = estimated_latency(p, model_meta, layer_table)
+        latency = estimated_latency(p, model_meta, layer_table, sample)
     else:
         latency = remote_latency(p, model_paths, model_meta, sample)
-    record = benchmark_record(
-        params=p,
-        model_meta=model_meta,
-        outputs=outputs,
-        labels=labels,
-        reference_dir=ctx.inputs.get("reference"),
-        latency=latency,
-        out_dir=ctx.out_dir,
-    )
+    if p.get("abi"):  # arm targets: every row names the runtime build it is for
+        latency = [{**row, "abi": row.get("abi", p["abi"])} for row in latency]
+    record = benchmark_record(params=p, model_meta=model_meta, evaluation=evaluation, latency=latency)
     if measurer != "measured-host":
         record["quality_measured_on"] = (
             f"this machine, with {describe.get('runtime', 'the host runtime')} (latency: {measurer} on "

@@ -19,6 +19,7 @@ from typing import Any
 from recipecc.bench.facts import describe_run, measurement_sentences
 from recipecc.bench.latency_table import latency_table
 from recipecc.plan.graph import Plan
+from recipecc.tasks import TASKS
 
 __all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
 
@@ -53,11 +54,24 @@ def _versions() -> dict[str, str]:
 
 
 def quality_metric(stages: list[dict[str, Any]]) -> str:
-    """The headline quality number: top-1 when every stage has labels to score, else agreement with the baseline."""
+    """The headline quality number: the task's (top-1, mIoU, mAP) when labels score every stage, else the task's
+    agreement with the baseline (the first compressed stage's headline: the baseline agrees with itself)."""
+    headlines = [stage.get("headline_metric") for stage in stages if stage.get("headline_metric")]
+    for name in [*headlines[1:], *headlines[:1]]:
+        if all(name in stage["metrics"] for stage in stages):
+            return str(name)
     for name in ("top1", "top1_agreement", "iou", "cosine"):
         if stages and all(name in stage["metrics"] for stage in stages):
             return name
     return "top1"
+
+
+def quality_label(task_name: str, metric: str) -> str:
+    """The report's column title for the headline metric: the task's label, or the metric "vs baseline"."""
+    task = TASKS.get(task_name)
+    if task is not None and metric == task.headline:
+        return task.headline_label
+    return f"{metric} (vs baseline)"
 
 
 def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top1") -> dict[str, Any]:
@@ -105,6 +119,8 @@ def assemble_results(
                 "precision": out["precision"],
                 "size_bytes": int(out["size_bytes"]),
                 "metrics": dict(out["metrics"]),
+                "headline_metric": out.get("headline_metric"),
+                "evaluation": dict(out.get("evaluation", {})),
                 "latency": list(out["latency"]),
                 "model": dict(out.get("model", {})),
                 "files": dict((files or {}).get(str(node.stage), {})),
@@ -115,6 +131,7 @@ def assemble_results(
         )
     baseline = stages[0] if stages else None
     metric = quality_metric(stages)
+    task = next((s["evaluation"].get("task") for s in stages if s["evaluation"].get("task")), "classification")
     for stage in stages:
         stage["vs_baseline"] = _compare(stage, baseline, metric) if baseline else {}
     host = next((outputs[n.id].get("host") for n in plan.bench_nodes if n.id in outputs), None)
@@ -125,11 +142,13 @@ def assemble_results(
         "recipe": plan.recipe_name,
         "target": plan.target_name,
         "recipe_hash": plan.recipe_hash,
+        "task": task,
         "quality_metric": metric,
+        "quality_label": quality_label(str(task), metric),
+        "quality_percent": TASKS[task].percent if task in TASKS else True,
         #: set when some stages' quality cannot be measured in this run (their quality cells say "not measurable")
         "quality_note": (
-            f"quality cannot be measured for {', '.join(plan.quality_notes)}: "
-            f"{next(iter(plan.quality_notes.values()))}"
+            f"quality cannot be measured for {', '.join(plan.quality_notes)}: {next(iter(plan.quality_notes.values()))}"
             if plan.quality_notes
             else None
         ),

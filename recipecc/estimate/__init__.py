@@ -42,9 +42,12 @@ def coefficients() -> dict[str, Any]:
 
 
 def estimator_fingerprint() -> str:
-    """Version + calibration hash: part of estimated bench nodes' cache keys (a refit re-estimates)."""
-    coef = coefficients()
-    return f"v{ESTIMATOR_VERSION}:{coef['calibration_sha256'][:16]}:{coef.get('fitted', '')}"
+    """Version, calibration hash and coefficients hash: part of estimated bench nodes' cache keys (a refit, or a
+    change of the model that refits, re-estimates)."""
+    import hashlib
+
+    fitted = hashlib.sha256((_HERE / "coefficients.json").read_bytes()).hexdigest()[:16]
+    return f"v{ESTIMATOR_VERSION}:{coefficients()['calibration_sha256'][:16]}:{fitted}"
 
 
 def builtin_table(arch: str) -> dict[str, Any] | None:

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PassContext", "PassFailure", "TrainSettings", "progress", "read_artifact"]
+__all__ = ["TASK_KEYS", "PassContext", "PassFailure", "TrainSettings", "progress", "read_artifact", "task_of"]
+
+#: the parameters the planner gives passes that train or score a model for its task (``PlanBuilder.task_params``)
+TASK_KEYS = ("task", "num_classes", "ignore_index", "threshold")
+
+
+def task_of(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The task parameters the planner gave a pass (classification when it gave none)."""
+    return {key: params[key] for key in TASK_KEYS if key in params}
 
 
 class PassFailure(Exception):

@@ -7,11 +7,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
+from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS, segmentation_params
 from recipecc.plan.graph import Check, PlanNode
 from recipecc.plan.measurement import measurement_params
 from recipecc.plan.registry import PASSES
+from recipecc.recipe.catalog import ARCHITECTURES
+from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
 from recipecc.recipe.targets import ResolvedTarget, resolve_target
+from recipecc.tasks import TASKS
 
 __all__ = ["TRAINING_PASSES", "PlanBuilder", "Stage"]
 
@@ -87,16 +91,20 @@ class PlanBuilder:
         ``channels`` (digits only): 3 replicates the grey scans for models that take colour images.
         """
         data = self.recipe.dataset
+        if data.name in SEGMENTATION_DATASETS:
+            return self.add("data", "data.segmentation", segmentation_params(self, layout))
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
+        model = self.recipe.model
         if data.name == "digits":
-            params |= {"image_size": data.image_size, "test_fraction": data.test_fraction}
+            image_size = model.input_size or data.image_size
+            params |= {"image_size": image_size, "test_fraction": data.test_fraction}
             if channels != 1:
                 params["channels"] = channels
             if data.max_images is not None:
                 params["max_images"] = data.max_images
         else:
             params |= {
-                "size": data.size,
+                "size": [model.input_size, model.input_size] if model.input_size else data.size,
                 "mean": data.mean,
                 "std": data.std,
                 "scale": data.scale,
@@ -115,6 +123,46 @@ class PlanBuilder:
                 "sub-folder in sorted order (ImageFolder convention); fidelity metrics do not depend on it",
             )
         return self.add("data", f"data.{data.name}", params)
+
+    @property
+    def task(self) -> str:
+        """The recipe's task (``recipecc/tasks``): ``model.task``, else the architecture's, else for a file
+        ``classification`` on the digits and ``auto`` (decided by the data's labels at run time) elsewhere."""
+        model = self.recipe.model
+        if model.task is not None:
+            return model.task
+        if model.arch != "file":
+            return ARCHITECTURES[model.arch].task
+        return "classification" if self.recipe.dataset.name == "digits" else "auto"
+
+    def task_params(self) -> dict[str, Any]:
+        """What evaluation passes need to know about the task (every bench node, sensitivity, training)."""
+        model, data = self.recipe.model, self.recipe.dataset
+        params: dict[str, Any] = {"task": self.task}
+        if self.task == "segmentation":
+            params |= {"num_classes": model.num_classes, "ignore_index": data.ignore_index}
+        if model.threshold is not None:
+            params["threshold"] = model.threshold
+        return params
+
+    def check_task_data(self) -> None:
+        """The dataset must label what the task predicts (mIoU needs label maps, not class labels)."""
+        task = TASKS.get(self.task)
+        data = self.recipe.dataset.name
+        if task is None or not task.datasets or data in task.datasets:
+            return
+        labelled_by = next((t.name for t in TASKS.values() if data in t.datasets), None)
+        if data == "image_folder":  # unlabelled folders serve every task (fidelity against the baseline)
+            self.check("labels", "ok", f"image folder: a {task.name} model is compared with its baseline's outputs")
+            return
+        if labelled_by is not None and labelled_by != task.name:
+            raise RecipeError(
+                f"dataset '{data}' labels {labelled_by}, but the model is a {task.name} model "
+                f"({self.recipe.model.arch})",
+                key="dataset",
+                value=data,
+                valid=f"a {task.name} dataset: {', '.join(task.datasets)}",
+            )
 
     def labels_score_model(self) -> bool:
         """Whether the dataset's labels can score the model: not for an untrained network, nor for a head whose
@@ -154,6 +202,7 @@ class PlanBuilder:
             "batch_size": bench.batch_size,
             "metrics": list(bench.metrics),
             "labels": self.labels_score_model(),
+            **self.task_params(),
             **extra,
         }
         trained_by = self._trained_by(stage.node) if self.untrained_baseline() else None

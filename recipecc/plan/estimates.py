@@ -14,6 +14,16 @@ from recipecc.plan.builder import PlanBuilder
 __all__ = ["plan_estimates"]
 
 
+def _input_size(b: PlanBuilder) -> list[int] | None:
+    """The model's input height and width in this recipe (None when the data decides it at run time)."""
+    data = b.recipe.dataset
+    if b.recipe.model.input_size:
+        return [b.recipe.model.input_size, b.recipe.model.input_size]
+    if data.name == "digits":
+        return [data.image_size, data.image_size]
+    return list(data.size) if data.size else None
+
+
 def plan_estimates(b: PlanBuilder) -> None:
     """Add one ``estimate`` check per benchmarked stage (estimated targets only)."""
     target = b.resolved_target
@@ -23,6 +33,15 @@ def plan_estimates(b: PlanBuilder) -> None:
     base = builtin_table(recipe.model.arch) if recipe.model.arch != "file" else None
     if base is None:
         b.check("estimate", "skip", "no layer table for this model at plan time: the run estimates from its graph")
+        return
+    size = _input_size(b)
+    if size is not None and list(base["input"][1:]) != size:
+        b.check(
+            "estimate",
+            "skip",
+            f"{recipe.model.arch}'s layer table is for {base['input'][1]}x{base['input'][2]} inputs, this recipe feeds "
+            f"{size[0]}x{size[1]}: the run estimates from the exported graph",
+        )
         return
     for node in b.nodes:
         if node.stage is None:

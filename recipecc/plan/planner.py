@@ -25,6 +25,7 @@ from recipecc.recipe.catalog import RUNTIMES, Runtime
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig, TargetConfig
 from recipecc.recipe.targets import ResolvedTarget, resolve_target
+from recipecc.tasks import TASKS
 
 __all__ = ["build_plan", "recipe_hash"]
 
@@ -62,6 +63,16 @@ def _precision_of(recipe: RecipeConfig) -> str | None:
     if quant is None:
         return None
     return "fp16" if quant.mode == "fp16" else f"int{quant.bits}"
+
+
+def _task_detail(b: PlanBuilder) -> str:
+    task = TASKS.get(b.task)
+    if task is None:  # "auto": a user's model of unknown task
+        return (
+            "task not given (model.task): scored as classification if the data has class labels, otherwise every "
+            "output is compared with the baseline's by its shape (agreement, IoU, error)"
+        )
+    return f"{task.name}: {task.description}; headline {task.headline_label} ({task.headline})"
 
 
 def _target_checks(b: PlanBuilder, target: ResolvedTarget) -> None:
@@ -104,6 +115,8 @@ def _common_checks(b: PlanBuilder, runtime: Runtime, resolved: ResolvedTarget) -
             valid=[name for name, rt in RUNTIMES.items() if rt.backend in PIPELINES],
         )
     b.check("runtime", "ok", f"target '{target.name}' runs {runtime.name}: {runtime.description}")
+    b.check_task_data()
+    b.check("task", "ok", _task_detail(b))
     precision = _precision_of(recipe)
     if precision is not None:
         if precision not in runtime.precisions:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipecc.plan.builder import PlanBuilder
+from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import ModelConfig, RecipeConfig
 
@@ -23,6 +24,8 @@ __all__ = ["STRATEGY_SECTIONS", "ModelInput", "check_strategy_carried", "data_no
 
 #: architectures that take colour images and downsample 32x (ImageNet-style stems and heads)
 _IMAGENET_ARCHS = ("mobilenet_v1", "mobilenet_v2", "resnet50")
+#: segmentation architectures: colour images, downsampled 32x at most (then upsampled back)
+_SEGMENTATION_ARCHS = ("deeplabv3_mnv2", "fastscnn")
 #: architectures without a width multiplier (both frameworks refuse model.width != 1 for them)
 _FIXED_WIDTH = ("resnet50",)
 #: the strategy sections a plan node must carry out when set (``finetune`` is part of prune, and says when skipped)
@@ -61,7 +64,7 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
         else:
             channels = 3 if framework == "paddle" else 1
         return ModelInput(framework, layout, channels, 1)
-    imagenet = model.arch in _IMAGENET_ARCHS
+    imagenet = model.arch in _IMAGENET_ARCHS or model.arch in _SEGMENTATION_ARCHS
     return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
 
 
@@ -78,6 +81,17 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
             valid="1.0 (mobilenet_v1 / mobilenet_v2 take other widths)",
         )
     imagenet = arch in _IMAGENET_ARCHS
+    if data.name in SEGMENTATION_DATASETS:  # colour images at model.input_size / dataset.size (checked there)
+        if need.channels not in (None, 3):
+            raise RecipeError(
+                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
+                key="dataset",
+                value=data.name,
+                valid="a model that takes colour images",
+            )
+        node = b.dataset(need.layout, channels=3)
+        b.check("input", "ok", f"{data.name}: {need.layout}, 3 channels (RGB label-map set): what {who} takes")
+        return node
     if data.name == "digits":
         if data.image_size < need.min_size:
             raise RecipeError(

@@ -104,6 +104,14 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("mobilenet_v1", ("paddle", "tf"), "classification", "MobileNetV1; `width` is its scale/alpha"),
         Architecture("mobilenet_v2", ("paddle", "tf"), "classification", "MobileNetV2; `width` is its scale/alpha"),
         Architecture("resnet50", ("paddle", "tf"), "classification", "ResNet-50"),
+        Architecture(
+            "deeplabv3_mnv2",
+            ("paddle", "tf"),
+            "segmentation",
+            "DeepLabv3 with a MobileNetV2 backbone (`width` 0.5 / 1.0, `output_stride` 8 / 16); paddle: the PaddleX "
+            "1.x variant (no ASPP, no decoder), tf: TensorFlow DeepLab's (image-pooling ASPP, 256 channels)",
+        ),
+        Architecture("fastscnn", ("paddle",), "segmentation", "Fast-SCNN (two branches, pyramid pooling, fusion)"),
     )
 }
 
@@ -120,6 +128,8 @@ MODEL_FORMATS: dict[str, str] = {
 DATASETS: dict[str, str] = {
     "digits": "scikit-learn's handwritten digits (1,797 real 8x8 images, 10 classes), upscaled to image_size",
     "image_folder": "a folder of jpg/png images (recursively); labelled when its sub-folders name the classes",
+    "segmentation": "a label-map set under dataset.root: VOC, Cityscapes or PaddleSeg file lists (ignore index 255)",
+    "shapes_seg": "the generated shapes set's label maps (background + 4 shapes, 255 borders), written on the fly",
 }
 
 RUNTIMES: dict[str, Runtime] = {

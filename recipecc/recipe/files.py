@@ -102,11 +102,30 @@ def model_files(path: Path) -> list[Path]:
 
 
 def _onnx_external_files(path: Path) -> list[Path]:
-    """External data files named by an ONNX model (``location`` entries), found without parsing the model: the
-    key string sits next to its value in the protobuf bytes."""
+    """External data files named by an ONNX model (``location`` entries) that exist beside it."""
+    return sorted({path.parent / name for name in _onnx_locations(path) if (path.parent / name).is_file()})
+
+
+def _check_onnx_external_data(key: str, path: Path) -> None:
+    """External data must stay in the model's folder (a ``location`` of ``../../etc/passwd`` would read any file
+    into the model) and exist."""
+    folder = path.parent.resolve()
+    for name in _onnx_locations(path):
+        target = (folder / name).resolve()
+        if Path(name).is_absolute() or folder not in target.parents:
+            raise _bad(
+                key, path, f"names external data outside its folder ({name!r}); refused", "data beside the model"
+            )
+        if not target.is_file():
+            raise _bad(key, path, f"names external data {name!r}, which is missing", "the .onnx with its data files")
+
+
+def _onnx_locations(path: Path) -> list[str]:
+    """``location`` values of an ONNX model's external tensors, found without parsing the model: the key string
+    sits next to its value in the protobuf bytes."""
     data = path.read_bytes()
     marker = b"\x0a\x08location\x12"
-    found: set[Path] = set()
+    found: set[str] = set()
     start = 0
     while (index := data.find(marker, start)) >= 0:
         pos = index + len(marker)
@@ -118,10 +137,7 @@ def _onnx_external_files(path: Path) -> list[Path]:
             shift += 7
             if not byte & 0x80 or shift > 28:
                 break
-        name = data[pos : pos + length].decode("utf-8", "replace")
-        candidate = path.parent / name
-        if candidate.is_file():
-            found.add(candidate)
+        found.add(data[pos : pos + length].decode("utf-8", "replace"))
         start = pos
     return sorted(found)
 
@@ -166,6 +182,8 @@ def _check_model_file(key: str, path: Path, trusted: bool) -> None:
     elif suffix in (".onnx", ".pdmodel") or path.name == "__model__":
         if not _protobuf_complete(path.read_bytes()):
             raise _bad(key, path, "is not a complete protobuf model (truncated, or not a model file)", "a model file")
+        if suffix == ".onnx":
+            _check_onnx_external_data(key, path)
         if suffix != ".onnx" and paddle_params_file(path) is None:
             wanted = "__params__" if path.name == "__model__" else path.with_suffix(".pdiparams").name
             raise _bad(key, path, f"has no weights file beside it ({wanted})", "x.pdmodel + x.pdiparams")

@@ -55,6 +55,11 @@ class ModelConfig:
     For ``arch: file``, ``format`` is detected from ``path`` unless given (paddle | onnx | tflite | savedmodel |
     keras | paddle_dygraph); ``input_shape`` is the full input shape with batch (e.g. ``[1, 3, 224, 224]``) and
     fixes dynamic dimensions (-1 / None) of the file's input.
+    ``task`` (classification | segmentation | detection | generic; see ``recipecc/tasks``) is the architecture's
+    own for a named one; for a file it says how to score and compare outputs (unset: classification when the
+    data has class labels, otherwise every output is compared with the baseline's by its shape).
+    ``input_size`` is a smaller (or larger) square input than the architecture's reference size;
+    ``threshold`` binarizes probability-map outputs when they are compared (default 0.5).
     """
 
     arch: str = "digits_cnn"
@@ -64,6 +69,11 @@ class ModelConfig:
     path: Optional[str] = None
     format: Optional[str] = None
     input_shape: Optional[list[int]] = None
+    task: Optional[str] = None
+    input_size: Optional[int] = None
+    threshold: Optional[float] = None
+    #: DeepLab's output stride (8 or 16): the backbone's last stages keep the resolution with dilated convolutions
+    output_stride: int = 16
     #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the
     #: command line may set it (a recipe file that does is refused)
     trusted: bool = False
@@ -79,6 +89,9 @@ class DatasetConfig:
     preprocessed with ``size`` [H, W], ``scale`` then ``(x - mean) / std`` per channel, ``layout`` and ``color``.
     The first ``calibration_images`` are for calibration, a disjoint ``eval_images`` for evaluation.
     ``max_images`` (digits) keeps a stratified subset, for large ``image_size`` (e.g. 224x224 fallback data).
+    ``segmentation``: a user's label-map set under ``root`` (``format``: voc | cityscapes | list, detected when
+    unset), ``train_split`` for training and calibration, ``split`` for evaluation; label value ``ignore_index``
+    counts for nothing; ``max_images`` caps the training images read.
     """
 
     name: str = "digits"
@@ -95,6 +108,10 @@ class DatasetConfig:
     calibration_images: int = 64
     eval_images: int = 64
     max_images: Optional[int] = None
+    format: Optional[str] = None
+    split: Optional[str] = None
+    train_split: Optional[str] = None
+    ignore_index: int = 255
 
 
 @dataclass
@@ -118,6 +135,9 @@ class PruneConfig:
     schedule: str = "constant"
     frequency: int = 10
     block: Optional[str] = None
+    #: tf: also ship the pruned model with its zeros sparse-encoded (TFLite ``EXPERIMENTAL_SPARSITY``): a stage
+    #: ``pruned-sparse`` beside the dense ``pruned`` one, both measured
+    sparse_encoding: bool = False
 
 
 @dataclass

@@ -40,6 +40,7 @@ from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.files import check_dataset_root, check_model_path
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 from recipecc.recipe.targets import resolve_target
+from recipecc.tasks import TASKS
 
 __all__ = ["BOUNDS", "OBJECTIVE_MEASURES", "Bound", "numeric_fields", "validate_recipe"]
 
@@ -98,7 +99,11 @@ BOUNDS: dict[str, Bound] = {
     "dataset.scale": Bound(0.0, 1e6, open_low=True),
     "dataset.calibration_images": _COUNT,
     "dataset.eval_images": _COUNT,
-    "dataset.max_images": Bound(50, 100_000_000),  # a stratified hold-out of all 10 digits
+    "dataset.max_images": Bound(1, 100_000_000),  # digits: >= 50 (a stratified hold-out of all 10), below
+    "dataset.ignore_index": Bound(0, 255),  # a label-map value (255 in VOC and Cityscapes)
+    "model.input_size": Bound(16, 8192),
+    "model.threshold": Bound(-1e6, 1e6),
+    "model.output_stride": Bound(8, 32),
     "strategy.prune.ratio": _FRACTION,
     "strategy.prune.per_layer.*": _FRACTION,
     "strategy.prune.frequency": Bound(1, 1_000_000),
@@ -238,6 +243,9 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         _choice("model.format", model.format, list(MODEL_FORMATS))
     _existing_path("model.path", model.path, required=model.arch == "file")
     _validate_shape("model.input_shape", model.input_shape)
+    if model.task is not None:
+        _choice("model.task", model.task, list(TASKS))
+    _choice("model.output_stride", model.output_stride, [8, 16, 32])
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
 
     data = recipe.dataset
@@ -248,6 +256,13 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     _choice("dataset.color", data.color, COLORS)
     if len(data.mean) not in (1, 3) or len(data.std) not in (1, 3):
         raise RecipeError("dataset.mean / dataset.std need 1 or 3 values", key="dataset.mean", valid="1 or 3 values")
+    if data.name == "digits" and data.max_images is not None and data.max_images < 50:
+        raise RecipeError(
+            f"dataset.max_images = {data.max_images} is too small for the digits",
+            key="dataset.max_images",
+            value=data.max_images,
+            valid="dataset.max_images >= 50 (a stratified hold-out of all 10 digits)",
+        )
 
     strategy = recipe.strategy
     if strategy.prune is not None:
@@ -269,6 +284,9 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
         for index, candidate in enumerate(strategy.search.candidates):
             _validate_quant(f"strategy.search.candidates[{index}]", candidate)
         _choice("strategy.search.metric", strategy.search.metric, ["top1", *FIDELITY_METRICS])
+        task_metrics = [m for t in TASKS.values() for m in (*t.metrics, t.fidelity_headline) if m != "auto"]
+        metrics = [*dict.fromkeys(["top1", *FIDELITY_METRICS, *task_metrics])]
+        _choice("strategy.search.metric", strategy.search.metric, metrics)
 
     target = recipe.target
     resolve_target(target)  # device, runtime, abi, threads and measurer fit together

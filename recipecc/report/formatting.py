@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FILTERS", "human_size", "percent", "signed_points", "size_change", "speed"]
+__all__ = ["FILTERS", "human_size", "percent", "quality", "quality_delta", "signed_points", "size_change", "speed"]
 
 
 def human_size(size: float) -> str:
@@ -44,7 +44,23 @@ def speed(speedup: float | None) -> str:
     return f"{1 / speedup:.2f}x SLOWER"
 
 
+def quality(value: float | None, as_percent: bool = True) -> str:
+    """A 0..1 quality number as the field prints it: top-1 ``99.17%``; mIoU / mAP in points, ``69.81``."""
+    if as_percent or value is None:
+        return percent(value)
+    return f"{value * 100:.2f}"
+
+
+def quality_delta(delta: float | None, as_percent: bool = True) -> str:
+    """A quality delta against the baseline: ``-0.28%`` for percentages, ``-2.22`` for points (mIoU, mAP)."""
+    if as_percent or delta is None:
+        return signed_points(delta)
+    return f"{delta * 100:+.2f}"
+
+
 FILTERS = {
+    "quality": quality,
+    "quality_delta": quality_delta,
     "human_size": human_size,
     "percent": percent,
     "signed_points": signed_points,

@@ -54,8 +54,8 @@ def latency_size_plot(results: dict[str, Any], path: Path) -> str:
     return _save_png(fig, path)
 
 
-def sensitivity_plot(sensitivities: dict[str, dict[str, float]], path: Path) -> str:
-    """Accuracy loss per layer against the pruned ratio; writes a PNG, returns it base64-encoded."""
+def sensitivity_plot(sensitivities: dict[str, dict[str, float]], path: Path, metric: str = "top1") -> str:
+    """Loss of the task's metric per layer against the pruned ratio; writes a PNG, returns it base64-encoded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,7 +66,7 @@ def sensitivity_plot(sensitivities: dict[str, dict[str, float]], path: Path) -> 
         points = sorted((float(r), float(loss)) for r, loss in curve.items())
         ax.plot([r for r, _ in points], [loss * 100 for _, loss in points], marker="o", ms=3, label=layer)
     ax.set_xlabel("fraction of the layer's filters removed")
-    ax.set_ylabel("top-1 loss, points")
+    ax.set_ylabel(f"{metric} loss, points")
     ax.set_title("Sensitivity per convolution")
     if len(sensitivities) <= 16:
         ax.legend(fontsize=7, ncol=2)

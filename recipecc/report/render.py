@@ -53,7 +53,9 @@ def render_reports(results: dict[str, Any], outputs: Mapping[str, Mapping[str, A
     sensitivity = next((dict(m) for m in outputs.values() if m.get("format") == "sensitivity"), None)
     sensitivity_b64 = ""
     if sensitivity:
-        sensitivity_b64 = sensitivity_plot(sensitivity["sensitivities"], run_dir / "sensitivity.png")
+        sensitivity_b64 = sensitivity_plot(
+            sensitivity["sensitivities"], run_dir / "sensitivity.png", str(sensitivity.get("metric", "top1"))
+        )
     context = {
         "r": results,
         "threads": threads,

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recipecc.bench.evaluation import evaluate, feeds_for
 from recipecc.bench.record import measure_stage
-from recipecc.passes.base import PassContext, PassFailure
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.common import source_model
+from recipecc.passes.onnx.layer_table import layer_table
 
 __all__ = ["run"]
 
@@ -54,19 +56,29 @@ def _check_shape(session: Any, images: NDArray[Any]) -> None:
         )
 
 
-def _outputs(session: Any, images: NDArray[Any]) -> NDArray[Any]:
-    info = session.get_inputs()[0]
-    batch = info.shape[0] if isinstance(info.shape[0], int) and info.shape[0] > 0 else 50
-    chunks: list[NDArray[Any]] = []
-    for start in range(0, len(images), batch):
-        chunk = images[start : start + batch]
-        short = batch - len(chunk) if isinstance(info.shape[0], int) else 0
-        if short:  # a fixed batch size: pad the last chunk, drop the padding's outputs
-            chunk = np.concatenate([chunk, np.zeros((short, *chunk.shape[1:]), chunk.dtype)])
-        result: NDArray[Any] = session.run(None, {info.name: np.ascontiguousarray(chunk)})[0]
-        chunks.append(result[: len(result) - short])
-    outputs: NDArray[Any] = np.concatenate(chunks).astype(np.float32)
-    return outputs
+class _Session:
+    """A session fed by input name; a fixed batch dimension gets its last chunk padded (and the padding dropped)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.output_names = [o.name for o in session.get_outputs()]
+        batch = session.get_inputs()[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+
+    def __call__(self, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        count = len(next(iter(feeds.values())))
+        if self.fixed_batch is None or count == self.fixed_batch:
+            return list(self.session.run(None, feeds))
+        results: list[list[NDArray[Any]]] = []
+        for start in range(0, count, self.fixed_batch):
+            chunk = {name: value[start : start + self.fixed_batch] for name, value in feeds.items()}
+            short = self.fixed_batch - len(next(iter(chunk.values())))
+            if short:
+                chunk = {k: np.concatenate([v, np.zeros((short, *v.shape[1:]), v.dtype)]) for k, v in chunk.items()}
+            outs = self.session.run(None, chunk)
+            results.append([o[: len(o) - short] for o in outs])
+        return [np.concatenate(parts) for parts in zip(*results, strict=True)]
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -74,23 +86,33 @@ def run(ctx: PassContext) -> dict[str, Any]:
 
     p = ctx.params
     path, meta = source_model(ctx.input("model"))
-    data = load_split(ctx.input("data"))
+    data_dir = ctx.input("data")
+    data = load_split(data_dir)
     level = str(p.get("graph_optimization", "all"))
     threads_list = [int(t) for t in p["threads"]]
-    images = np.ascontiguousarray(data["x_test"], dtype=np.float32)
     session = _session(path, max(threads_list), level)
-    _check_shape(session, images)
-    outputs = _outputs(session, images)
-    input_name = session.get_inputs()[0].name
-    fixed_batch = session.get_inputs()[0].shape[0]
-    batch_size = fixed_batch if isinstance(fixed_batch, int) and fixed_batch > 0 else int(p["batch_size"])
-    sample = np.ascontiguousarray(images[:batch_size])
+    _check_shape(session, np.asarray(data["x_test"][:1]))
+    model = _Session(session)
+    evaluation = evaluate(
+        params=p,
+        data=data,
+        data_meta=read_artifact(data_dir),
+        input_names=model.input_names,
+        output_names=model.output_names,
+        predict=lambda feeds: [np.asarray(o, dtype=np.float32) for o in model(feeds)],
+        reference_dir=ctx.inputs.get("reference"),
+        out_dir=ctx.out_dir,
+        batch_size=model.fixed_batch or 16,
+    )
+    batch_size = model.fixed_batch or int(p["batch_size"])
+    task = str(p.get("task", "classification"))
+    sample = feeds_for(task, model.input_names, np.ascontiguousarray(data["x_test"][:batch_size], dtype=np.float32))
 
     def make_call(threads: int) -> Any:
         timed = _session(path, threads, level)
 
         def call() -> object:
-            return timed.run(None, {input_name: sample})
+            return timed.run(None, sample)
 
         return call
 
@@ -102,10 +124,10 @@ def run(ctx: PassContext) -> dict[str, Any]:
     return measure_stage(
         ctx,
         model_meta=meta,
-        labels=data.get("y_test"),
-        outputs=outputs,
+        evaluation=evaluation,
         make_call=make_call,
         describe=describe,
         model_paths=[path.parent / str(name) for name in meta["model_files"]],
-        sample=sample,
+        layer_table=lambda: layer_table(path),
+        sample=next(iter(sample.values())),
     )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recipecc.bench.evaluation import evaluate, feeds_for
 from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
@@ -38,17 +39,27 @@ def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) 
         return pi.create_predictor(config)
 
 
-def _outputs(predictor: Any, images: NDArray[Any], batch_size: int = 50) -> NDArray[Any]:
-    feed = predictor.get_input_handle(predictor.get_input_names()[0])
-    out = predictor.get_output_handle(predictor.get_output_names()[0])
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        batch = np.ascontiguousarray(images[start : start + batch_size])
-        feed.reshape(batch.shape)
-        feed.copy_from_cpu(batch)
-        predictor.run()
-        chunks.append(out.copy_to_cpu())
-    return np.concatenate(chunks)
+class _Model:
+    """A predictor fed by input name, returning every output in the model's order."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.input_names = list(predictor.get_input_names())
+        self.output_names = list(predictor.get_output_names())
+        self.inputs = {name: predictor.get_input_handle(name) for name in self.input_names}
+        self.outputs = [predictor.get_output_handle(name) for name in self.output_names]
+
+    def feed(self, feeds: dict[str, NDArray[Any]]) -> None:
+        for name, value in feeds.items():
+            handle = self.inputs[name]
+            value = np.ascontiguousarray(value)
+            handle.reshape(value.shape)
+            handle.copy_from_cpu(value)
+
+    def __call__(self, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        self.feed(feeds)
+        self.predictor.run()
+        return [out.copy_to_cpu() for out in self.outputs]
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -57,27 +68,36 @@ def run(ctx: PassContext) -> dict[str, Any]:
     p = ctx.params
     model_dir = ctx.input("model")
     meta = read_artifact(model_dir)
-    data = load_split(ctx.input("data"))
+    data_dir = ctx.input("data")
+    data = load_split(data_dir)
     precision, files = str(p["precision"]), list(meta["model_files"])
     threads_list = [int(t) for t in p["threads"]]
-    sample = np.ascontiguousarray(data["x_test"][: int(p["batch_size"])])
 
+    model = _Model(_predictor(model_dir, files, precision, max(threads_list)))
     with quiet_stdout():  # the first run of an int8 predictor prints oneDNN pass statistics
-        outputs = _outputs(_predictor(model_dir, files, precision, max(threads_list)), data["x_test"])
+        evaluation = evaluate(
+            params=p,
+            data=data,
+            data_meta=read_artifact(data_dir),
+            input_names=model.input_names,
+            output_names=model.output_names,
+            predict=model,
+            reference_dir=ctx.inputs.get("reference"),
+            out_dir=ctx.out_dir,
+        )
+    sample = feeds_for(
+        str(p.get("task", "classification")),
+        model.input_names,
+        np.ascontiguousarray(data["x_test"][: int(p["batch_size"])], dtype=np.float32),
+    )
 
     def make_call(threads: int) -> Any:
-        predictor = _predictor(model_dir, files, precision, threads)
-        feed = predictor.get_input_handle(predictor.get_input_names()[0])
-        out = predictor.get_output_handle(predictor.get_output_names()[0])
-        feed.reshape(sample.shape)
+        timed = _Model(_predictor(model_dir, files, precision, threads))
         with quiet_stdout():
-            feed.copy_from_cpu(sample)
-            predictor.run()
+            timed(sample)
 
         def call() -> object:
-            feed.copy_from_cpu(sample)
-            predictor.run()
-            return out.copy_to_cpu()
+            return timed(sample)
 
         return call
 
@@ -89,11 +109,10 @@ def run(ctx: PassContext) -> dict[str, Any]:
     return measure_stage(
         ctx,
         model_meta=meta,
-        labels=data.get("y_test"),
-        outputs=outputs,
+        evaluation=evaluation,
         make_call=make_call,
         describe=describe,
         model_paths=[model_dir / name for name in files],
         layer_table=lambda: layer_table(model_dir, files),
-        sample=sample,
+        sample=next(iter(sample.values())),
     )

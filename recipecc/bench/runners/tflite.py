@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recipecc.bench.evaluation import evaluate, feeds_for
 from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
@@ -50,31 +51,56 @@ class TFLiteModel:
             raise PassFailure(f"the LiteRT interpreter cannot load {path.name}: {exc}") from exc
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        self.input_details = self.interpreter.get_input_details()
+        self.output_details = self.interpreter.get_output_details()
+
+    @property
+    def input_names(self) -> list[str]:
+        return [str(d["name"]) for d in self.input_details]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [str(d["name"]) for d in self.output_details]
 
     @property
     def input_shape(self) -> list[int]:
         return [int(d) for d in self.input["shape"]]
 
-    def quantize(self, images: NDArray[Any]) -> NDArray[Any]:
+    def quantize(self, images: NDArray[Any], detail: dict[str, Any] | None = None) -> NDArray[Any]:
         """The input tensor's values for float ``images`` (int8/uint8 I/O: with the tensor's scale/zero-point)."""
-        dtype = self.input["dtype"]
-        if np.issubdtype(dtype, np.integer):
-            scale, zero = self.input["quantization"]
+        detail = detail or self.input
+        dtype = detail["dtype"]
+        scale, zero = detail["quantization"]
+        if np.issubdtype(dtype, np.integer) and scale:
             info = np.iinfo(dtype)
             quantized: NDArray[Any] = np.clip(np.round(images / scale + zero), info.min, info.max).astype(dtype)
             return quantized
         return np.asarray(images, dtype=dtype)
 
-    def dequantize(self, values: NDArray[Any]) -> NDArray[Any]:
-        if np.issubdtype(self.output["dtype"], np.integer):
-            scale, zero = self.output["quantization"]
+    def dequantize(self, values: NDArray[Any], detail: dict[str, Any] | None = None) -> NDArray[Any]:
+        detail = detail or self.output
+        scale, zero = detail["quantization"]
+        if np.issubdtype(detail["dtype"], np.integer) and scale:
             return np.asarray((values.astype(np.float32) - zero) * scale, dtype=np.float32)
         return np.asarray(values, dtype=np.float32)
 
     def __call__(self, images: NDArray[Any]) -> NDArray[Any]:
-        self.interpreter.set_tensor(self.input["index"], self.quantize(images))
+        """The first output for a batch of images (single-input models)."""
+        return self.run({self.input_names[0]: images})[0]
+
+    def run(self, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        """Every output, dequantized, for inputs given by name."""
+        for detail in self.input_details:
+            self.interpreter.set_tensor(detail["index"], self.quantize(feeds[str(detail["name"])], detail))
         self.interpreter.invoke()
-        return self.dequantize(self.interpreter.get_tensor(self.output["index"]))
+        return [self.dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self.output_details]
+
+
+def _one_by_one(model: TFLiteModel, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+    """The interpreter was allocated for batch 1: run a batch image by image and stack each output."""
+    count = len(next(iter(feeds.values())))
+    results = [model.run({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(count)]
+    return [np.concatenate(parts) for parts in zip(*results, strict=True)]
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -84,25 +110,36 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if meta["format"] != "tflite":
         raise PassFailure(f"tf.bench measures .tflite models, not '{meta['format']}'")
     path = model_dir / meta["model_files"][0]
-    data = load_split(ctx.input("data"))
+    data_dir = ctx.input("data")
+    data = load_split(data_dir)
     delegate = str(p.get("delegate", "xnnpack"))
     threads_list = [int(t) for t in p["threads"]]
     batch_size = int(p["batch_size"])
 
     model = TFLiteModel(path, max(threads_list), delegate)
-    images = data["x_test"].astype(np.float32)
+    images = data["x_test"]
     if list(images.shape[1:]) != model.input_shape[1:]:
         raise PassFailure(
             f"{path.name} takes inputs of shape {model.input_shape}, the dataset has {['N', *images.shape[1:]]}: "
             "set dataset.image_size (and channels) to match the model"
         )
-    outputs = np.concatenate([model(images[i : i + 1]) for i in range(len(images))])
-    sample = np.ascontiguousarray(images[:batch_size])
+    evaluation = evaluate(
+        params=p,
+        data=data,
+        data_meta=read_artifact(data_dir),
+        input_names=model.input_names,
+        output_names=model.output_names,
+        predict=lambda feeds: _one_by_one(model, feeds),
+        reference_dir=ctx.inputs.get("reference"),
+        out_dir=ctx.out_dir,
+    )
+    task = str(p.get("task", "classification"))
+    sample = feeds_for(task, model.input_names, np.ascontiguousarray(images[:batch_size], dtype=np.float32))
 
     def make_call(threads: int) -> Any:
         timed = TFLiteModel(path, threads, delegate, batch_size)
-        timed(sample)
-        return lambda: timed(sample)
+        timed.run(sample)
+        return lambda: timed.run(sample)
 
     describe = {
         "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
@@ -112,10 +149,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
     return measure_stage(
         ctx,
         model_meta=meta,
-        labels=data.get("y_test"),
-        outputs=outputs,
+        evaluation=evaluation,
         make_call=make_call,
         describe=describe,
         model_paths=[path],
-        sample=sample,
+        sample=next(iter(sample.values())),
     )

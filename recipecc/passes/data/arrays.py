@@ -1,8 +1,12 @@
 """The materialised-dataset contract every data pass writes and every backend pass reads.
 
-``data.npz`` holds ``x_train`` (training, or calibration for unlabelled data), ``y_train``, ``x_test`` (the
-held-out evaluation inputs) and ``y_test``; labels are -1 where unknown. Images are float32 in the layout the
-artifact's metadata states (``NCHW`` or ``NHWC``).
+``x_train`` (training, or calibration for unlabelled data), ``y_train``, ``x_test`` (the held-out evaluation
+inputs) and ``y_test``: images are float32 in the layout the artifact's metadata states (``NCHW`` or ``NHWC``);
+targets are the task's (class labels, -1 where unknown; label maps (N, H, W) with the ignore index kept; ...).
+
+Small sets are one ``data.npz``. Large ones (segmentation) are one ``.npy`` file per array, written image by
+image (:class:`ArrayWriter`) and memory-mapped when read: a pass that reads a batch touches only that batch's
+pages, so no pass holds the whole set in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DATA_FILE", "load_split", "save_split"]
+__all__ = ["DATA_FILE", "ArrayWriter", "load_split", "save_split"]
 
 DATA_FILE = "data.npz"
 
@@ -23,6 +27,23 @@ def save_split(folder: Path, **arrays: NDArray[Any]) -> None:
 
 
 def load_split(folder: Path) -> dict[str, NDArray[Any]]:
-    """The arrays of a materialised dataset artifact."""
-    with np.load(folder / DATA_FILE) as data:
-        return {name: data[name] for name in data.files}
+    """The arrays of a materialised dataset artifact (``.npy`` ones memory-mapped, read-only)."""
+    if (folder / DATA_FILE).is_file():
+        with np.load(folder / DATA_FILE) as data:
+            return {name: data[name] for name in data.files}
+    return {path.stem: np.load(path, mmap_mode="r") for path in sorted(folder.glob("*.npy"))}
+
+
+class ArrayWriter:
+    """One ``<name>.npy`` array of known shape, filled row by row (memory-mapped: only the written row is held)."""
+
+    def __init__(self, folder: Path, name: str, shape: tuple[int, ...], dtype: Any) -> None:
+        self.path = folder / f"{name}.npy"
+        self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=dtype, shape=shape)  # type: ignore[no-untyped-call]
+
+    def __setitem__(self, index: int, value: NDArray[Any]) -> None:
+        self.array[index] = value
+
+    def close(self) -> None:
+        self.array.flush()
+        del self.array

@@ -26,9 +26,11 @@ MODEL_FACTS = (
     "width",
     "num_classes",
     "input_shape",
+    "output_stride",
     "params",
     "flops",
     "top1_dygraph",
+    "score_dygraph",
     "pruning",
     "flops_before",
     "params_before",
@@ -45,7 +47,9 @@ BASE_WEIGHTS = "base.pdparams"
 
 def model_spec(meta: dict[str, Any]) -> dict[str, Any]:
     """The part of an artifact's metadata that says how to rebuild its network."""
-    return {k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning") if k in meta}
+    return {
+        k: meta[k] for k in ("arch", "width", "num_classes", "input_shape", "pruning", "output_stride") if k in meta
+    }
 
 
 def make_pruner(model: nn.Layer, input_shape: list[int], criterion: str) -> Any:
@@ -109,7 +113,9 @@ def load_state(model: nn.Layer, path: Path, *, what: str, trusted: bool = False)
 def load_model(folder: Path) -> tuple[nn.Layer, dict[str, Any]]:
     """The network stored in a dygraph artifact folder, in eval mode, with its spec."""
     spec = model_spec(read_artifact(folder))
-    model = build_model(spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"])
+    model = build_model(
+        spec["arch"], spec["input_shape"], spec["num_classes"], spec["width"], int(spec.get("output_stride", 16))
+    )
     pruning = spec.get("pruning")
     if pruning:
         load_state(model, folder / BASE_WEIGHTS, what="cached weights")

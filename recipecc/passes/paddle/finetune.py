@@ -8,7 +8,7 @@ from typing import Any
 from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import BASE_WEIGHTS, load_model, save_model
-from recipecc.passes.paddle.training import evaluate, train_epochs
+from recipecc.passes.paddle.training import evaluate, task_of, train_epochs
 
 __all__ = ["run"]
 
@@ -19,8 +19,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
     meta = read_artifact(source)
     model, _ = load_model(source)
     data = load_split(ctx.input("data"))
-    top1_before = evaluate(model, data["x_test"], data["y_test"])
-    history = train_epochs(model, data, TrainSettings.from_params(p, weight_decay=0.0), "finetune")
+    task = task_of(p)
+    before = evaluate(model, data["x_test"], data["y_test"], task)
+    history = train_epochs(model, data, TrainSettings.from_params(p, weight_decay=0.0), "finetune", task)
     base = source / BASE_WEIGHTS
     save_model(model, ctx.out_dir, base_weights=base if base.exists() else None)
-    return {**meta, "history": history, "top1_before_finetune": top1_before, "top1_dygraph": history[-1]["top1"]}
+    score = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss")}
+    return {
+        **meta,
+        "history": history,
+        "score_before_finetune": before,
+        "top1_dygraph": history[-1].get("top1"),
+        "score_dygraph": score,
+    }

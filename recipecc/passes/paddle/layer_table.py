@@ -33,9 +33,12 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
     "yolov3_mobilenet_v1": (3, 608, 608),
+    "deeplabv3_mnv2": (3, 769, 769),  # PaddleSeg's Cityscapes crop
+    "fastscnn": (3, 1024, 2048),  # Cityscapes at full resolution
 }
-#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default)
-_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80}
+#: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default;
+#: Cityscapes' 19 for segmentation)
+_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80, "deeplabv3_mnv2": 19, "fastscnn": 19}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -202,8 +205,17 @@ def _traced_conv_names(model: Any, input_shape: Sequence[int]) -> list[str]:
     return order
 
 
-def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: float = 1.0) -> Path:
-    """Build ``arch`` (random weights), export it, walk the program and write ``<arch>.json``."""
+def write_table(
+    arch: str,
+    input_shape: Sequence[int],
+    out_dir: Path,
+    width: float = 1.0,
+    *,
+    name: str | None = None,
+    classes: int | None = None,
+) -> Path:
+    """Build ``arch`` (random weights), export it, walk the program and write ``<name or arch>.json`` (a named
+    variant, e.g. another width or input size, for calibration rows that were measured on it)."""
     import json
     import tempfile
 
@@ -213,7 +225,7 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
     from recipecc.passes.quiet import quiet_stdout
 
     paddle.seed(0)
-    classes = _CLASSES.get(arch, 1000)
+    classes = classes or _CLASSES.get(arch, 1000)
     if arch.startswith("yolov3_"):
         from recipecc.passes.paddle.yolov3 import YOLOv3
 
@@ -229,7 +241,7 @@ def write_table(arch: str, input_shape: Sequence[int], out_dir: Path, width: flo
         table = layer_table(Path(tmp), ["model.pdmodel", "model.pdiparams"], names)
     table = {"arch": arch, "input": list(input_shape), "width": width, "num_classes": classes, **table}
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{arch}.json"
+    path = out_dir / f"{name or arch}.json"
     path.write_text(json.dumps(table, indent=1) + "\n")
     return path
 
@@ -241,12 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("arch", nargs="*", help="built-in architectures (default with --all: every one)")
     parser.add_argument("--all", action="store_true", help="every architecture of DEFAULT_INPUTS")
     parser.add_argument("--input", help="C,H,W (default: the architecture's usual input)")
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--classes", type=int, help="classes of the head (default: the architecture's usual)")
+    parser.add_argument("--name", help="file name of a variant (default: the architecture's name)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "estimate" / "layers")
     args = parser.parse_args(argv)
     archs = list(DEFAULT_INPUTS) if args.all else list(args.arch)
     for arch in archs:
         shape = tuple(int(v) for v in args.input.split(",")) if args.input else DEFAULT_INPUTS[arch]
-        path = write_table(arch, shape, args.out)
+        path = write_table(arch, shape, args.out, args.width, name=args.name, classes=args.classes)
         print(f"{arch} {shape}: {path}")
     return 0
 

@@ -47,9 +47,17 @@ class DigitsCNN(nn.Layer):  # type: ignore[misc]
         return self.fc(paddle.flatten(self.pool(x), 1))
 
 
-def build_model(arch: str, input_shape: Sequence[int], num_classes: int, width: float) -> nn.Layer:
+def build_model(
+    arch: str, input_shape: Sequence[int], num_classes: int, width: float, output_stride: int = 16
+) -> nn.Layer:
     """A freshly initialised model of a registered architecture; ``input_shape`` is (C, H, W)."""
     channels, height, _ = input_shape
+    if arch in ("deeplabv3_mnv2", "fastscnn"):
+        from recipecc.passes.paddle.segmentation_models import build_segmentation_model
+
+        if channels != 3:
+            raise ValueError(f"{arch} takes 3-channel images, the data has {channels}")
+        return build_segmentation_model(arch, num_classes, width, output_stride)
     if arch == "digits_cnn":
         return DigitsCNN(channels, height, num_classes, width)
     from paddle.vision import models

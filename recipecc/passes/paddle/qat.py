@@ -17,7 +17,7 @@ from recipecc.passes.base import PassContext, TrainSettings, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import MODEL_FACTS, load_model
 from recipecc.passes.paddle.export import INPUT_NAME, inference_model_files
-from recipecc.passes.paddle.training import train_epochs
+from recipecc.passes.paddle.training import task_of, train_epochs
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
@@ -42,7 +42,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     with quiet_stdout():
         quanter.quantize(model)
     settings = TrainSettings.from_params(p, optimizer="momentum", weight_decay=0.0)
-    history = train_epochs(model, load_split(ctx.input("data")), settings, "qat")
+    history = train_epochs(model, load_split(ctx.input("data")), settings, "qat", task_of(p))
     input_spec = [paddle.static.InputSpec([None, *spec["input_shape"]], "float32", INPUT_NAME)]
     with quiet_stdout():
         quanter.save_quantized_model(model, str(ctx.out_dir / "model"), input_spec=input_spec)
@@ -50,6 +50,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         **{k: meta[k] for k in MODEL_FACTS if k in meta},
         **inference_model_files(ctx.out_dir, "int8"),
         "history": history,
-        "top1_dygraph": history[-1]["top1"],
+        "top1_dygraph": history[-1].get("top1"),
         "quantization": {"method": "QAT (PaddleSlim)", "epochs": int(p["epochs"]), **config},
     }

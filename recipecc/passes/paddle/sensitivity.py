@@ -29,8 +29,9 @@ from recipecc.passes.base import PassContext, PassFailure, progress
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import load_model, make_pruner
 from recipecc.passes.paddle.models import describe, prunable_convolutions
-from recipecc.passes.paddle.training import evaluate, predictions
+from recipecc.passes.paddle.training import evaluate, predictions, task_of
 from recipecc.passes.quiet import quiet_stdout
+from recipecc.tasks import TASKS
 
 __all__ = ["FLOPS_TOLERANCE", "SENSITIVITY_FILE", "ratios_at_loss", "ratios_for_target", "run"]
 
@@ -166,24 +167,28 @@ def run(ctx: PassContext) -> dict[str, Any]:
     model, spec = load_model(ctx.input("model"))
     data = load_split(ctx.input("data"))
     count = int(p.get("images", _EVAL_IMAGES))
+    task = task_of(p)
+    headline = TASKS[str(task.get("task", "classification")).replace("auto", "classification")].headline
     images, labels = data["x_train"][:count], data["y_train"][:count]
-    scored_by = "top-1 on training images"
+    scored_by = f"{headline} on training images"
     if not p.get("labels", True):  # labels cannot score this model: measure agreement with its own predictions
-        labels = predictions(model, images)
-        scored_by = "top-1 agreement with the unpruned model"
+        labels = predictions(model, images, task)
+        scored_by = f"{headline} agreement with the unpruned model"
     try:
         selected, matches = resolve_ratios(prunable_convolutions(model), list(p["layers"]), 0.5)
     except SelectionError as exc:
         raise PassFailure(str(exc)) from None
     grid = [float(r) for r in p["ratios"]]
     pruner = make_pruner(model, spec["input_shape"], str(p["criterion"]))
-    baseline = evaluate(model, images, labels)
+    baseline = evaluate(model, images, labels, task)
     sensitivities: dict[str, dict[str, float]] = {}
     with progress("sensitivity", len(selected) * len(grid)) as advance:
         for path in selected:
             sensitivities[path] = {}
             for ratio in grid:
-                accuracy = _prune_and_measure(pruner, model, {path: ratio}, lambda: evaluate(model, images, labels))
+                accuracy = _prune_and_measure(
+                    pruner, model, {path: ratio}, lambda: evaluate(model, images, labels, task)
+                )
                 sensitivities[path][str(ratio)] = max(0.0, baseline - accuracy)
                 advance(1, f"{path} @ {ratio:.1f}: -{baseline - accuracy:.3f}")
     (ctx.out_dir / SENSITIVITY_FILE).write_text(json.dumps(sensitivities, indent=1))
@@ -191,6 +196,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "format": "sensitivity",
         "sensitivities": sensitivities,
         "baseline_top1": baseline,
+        "metric": headline,
         "eval_images": len(images),
         "scored_by": scored_by,
         "criterion": p["criterion"],

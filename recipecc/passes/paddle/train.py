@@ -12,7 +12,7 @@ from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_a
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.checkpoint import load_state, save_model
 from recipecc.passes.paddle.models import build_model, describe
-from recipecc.passes.paddle.training import recalibrate_batch_norm, train_epochs
+from recipecc.passes.paddle.training import recalibrate_batch_norm, task_of, train_epochs
 
 __all__ = ["run"]
 
@@ -24,7 +24,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
     data = load_split(data_dir)
     paddle.seed(int(p["seed"]))
     try:
-        model = build_model(p["arch"], input_shape, int(p["num_classes"]), float(p["width"]))
+        model = build_model(
+            p["arch"], input_shape, int(p["num_classes"]), float(p["width"]), int(p.get("output_stride", 16))
+        )
     except ValueError as exc:
         raise PassFailure(str(exc)) from None
     origin = "trained here"
@@ -34,7 +36,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         origin = f"weights from {p['checkpoint']}"
     history: list[dict[str, float]] = []
     if int(p["epochs"]) > 0:
-        history = train_epochs(model, data, TrainSettings.from_params(p), f"train {p['arch']}")
+        history = train_epochs(model, data, TrainSettings.from_params(p), f"train {p['arch']}", task_of(p))
     elif not p.get("checkpoint"):
         seen = recalibrate_batch_norm(model, data["x_train"])
         origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"
@@ -45,9 +47,11 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "width": p["width"],
         "num_classes": p["num_classes"],
         "input_shape": input_shape,
+        **({"output_stride": int(p["output_stride"])} if "output_stride" in p else {}),
         "pruning": None,
         "origin": origin,
         "history": history or None,
-        "top1_dygraph": history[-1]["top1"] if history else None,
+        "top1_dygraph": history[-1].get("top1") if history else None,
+        "score_dygraph": {k: v for k, v in history[-1].items() if k not in ("epoch", "loss")} if history else None,
         **describe(model, input_shape),
     }

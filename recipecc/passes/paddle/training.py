@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import zlib  # noqa: F401  - before paddle
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 from numpy.typing import NDArray
 from paddle import nn
 
-from recipecc.passes.base import TrainSettings, progress
+from recipecc.passes.base import TrainSettings, progress, task_of
+from recipecc.passes.paddle.tasks import hooks as task_hooks
+from recipecc.tasks import TASKS, task_module
 
-__all__ = ["evaluate", "predictions", "recalibrate_batch_norm", "train_epochs"]
+__all__ = ["evaluate", "predictions", "recalibrate_batch_norm", "task_of", "train_epochs"]
 
 
 def _optimizer(name: str, lr: Any, model: nn.Layer, weight_decay: float) -> paddle.optimizer.Optimizer:
@@ -27,13 +29,27 @@ def _optimizer(name: str, lr: Any, model: nn.Layer, weight_decay: float) -> padd
     raise ValueError(f"unknown optimizer '{name}'")
 
 
-def predictions(model: nn.Layer, images: NDArray[Any], batch_size: int = 256) -> NDArray[Any]:
-    """Class predictions of a dygraph model."""
+def _task(task: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The task's name and the parameters its scoring and loss take (classification when not told)."""
+    params = dict(task or {})
+    name = str(params.pop("task", "classification"))
+    return ("classification" if name == "auto" else name), params
+
+
+def predictions(
+    model: nn.Layer, images: NDArray[Any], task: Mapping[str, Any] | None = None, batch_size: int = 32
+) -> NDArray[Any]:
+    """The task's predictions of a dygraph model (classes, label maps), in numpy."""
+    name, _ = _task(task)
+    module = task_module(name)
     model.eval()
     chunks = []
     with paddle.no_grad():
         for start in range(0, len(images), batch_size):
-            chunks.append(model(paddle.to_tensor(images[start : start + batch_size])).numpy().argmax(1))
+            batch = np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)
+            out = model(paddle.to_tensor(batch))
+            outputs = [o.numpy() for o in out] if isinstance(out, (list, tuple)) else [out.numpy()]
+            chunks.append(module.predictions(outputs))
     return np.concatenate(chunks)
 
 
@@ -53,21 +69,26 @@ def recalibrate_batch_norm(model: nn.Layer, images: NDArray[Any], batches: int =
     return seen
 
 
-def evaluate(model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], batch_size: int = 256) -> float:
-    """Top-1 accuracy of a dygraph model."""
-    model.eval()
-    correct = 0
-    with paddle.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(paddle.to_tensor(images[start : start + batch_size]))
-            correct += int((logits.numpy().argmax(1) == labels[start : start + batch_size]).sum())
-    return correct / len(images)
+def evaluate(
+    model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], task: Mapping[str, Any] | None = None
+) -> float:
+    """The task's headline score of a dygraph model (top-1, mIoU) against ``labels``."""
+    name, params = _task(task)
+    return float(task_module(name).score(predictions(model, images, task), np.asarray(labels), **params))
 
 
 def train_epochs(
-    model: nn.Layer, data: dict[str, NDArray[Any]], settings: TrainSettings, label: str
+    model: nn.Layer,
+    data: Mapping[str, NDArray[Any]],
+    settings: TrainSettings,
+    label: str,
+    task: Mapping[str, Any] | None = None,
 ) -> list[dict[str, float]]:
-    """Train on ``x_train``; returns per-epoch loss and held-out accuracy (the history goes into the report)."""
+    """Train on ``x_train`` with the task's loss; returns per-epoch loss and the task's held-out headline score
+    (the history goes into the report). Batches are read from the (possibly memory-mapped) arrays one by one."""
+    name, task_params = _task(task)
+    hooks = task_hooks(name)
+    headline = TASKS[name].headline
     epochs, lr, batch_size, seed = settings.epochs, settings.lr, settings.batch_size, settings.seed
     optimizer, weight_decay = settings.optimizer, settings.weight_decay
     paddle.seed(seed)
@@ -84,15 +105,18 @@ def train_epochs(
             losses = []
             for start in range(0, len(x), batch_size):
                 batch = order[start : start + batch_size]
-                loss = F.cross_entropy(model(paddle.to_tensor(x[batch])), paddle.to_tensor(y[batch]))
+                batch = np.sort(batch)  # memory-mapped arrays read faster in order
+                images = paddle.to_tensor(np.ascontiguousarray(x[batch], dtype=np.float32))
+                outputs = model(images)
+                loss = hooks.loss(outputs, hooks.targets(np.asarray(y[batch])), **task_params)
                 loss.backward()
                 opt.step()
                 opt.clear_grad()
                 schedule.step()
                 losses.append(float(loss))
                 advance(1)
-            accuracy = evaluate(model, data["x_test"], data["y_test"])
-            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "top1": accuracy})
-            advance(0, f"epoch {epoch + 1}: loss {np.mean(losses):.3f}, top-1 {accuracy:.2%}")
+            score = evaluate(model, data["x_test"], data["y_test"], task)
+            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), headline: score})
+            advance(0, f"epoch {epoch + 1}: loss {np.mean(losses):.3f}, {headline} {score:.4f}")
     model.eval()
     return history

@@ -10,7 +10,7 @@ import gzip
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,28 @@ def _optimizer(keras: Any, name: str, lr: Any, weight_decay: float) -> Any:
     raise PassFailure(f"unknown optimizer '{name}'")
 
 
+def _batches(keras: Any, x: NDArray[Any], y: NDArray[Any], batch_size: int, seed: int) -> Any:
+    """Shuffled batches read from the (possibly memory-mapped) arrays one at a time, never the whole set."""
+
+    class Batches(keras.utils.Sequence):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.RandomState(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return (len(x) + batch_size - 1) // batch_size
+
+        def __getitem__(self, index: int) -> tuple[NDArray[Any], NDArray[Any]]:
+            batch = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
+            return np.ascontiguousarray(x[batch], dtype=np.float32), np.asarray(y[batch])
+
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(x))
+
+    return Batches()
+
+
 def recalibrate_batch_norm(model: Any, images: NDArray[Any], batches: int = 24, batch_size: int = 16) -> int:
     """Set batch-norm moving statistics from data without training (see ``passes/paddle/training.py``): calls in
     training mode update only the moving averages (momentum 0.9, ``models.py``), no weight changes. Returns the
@@ -129,29 +151,45 @@ def recalibrate_batch_norm(model: Any, images: NDArray[Any], batches: int = 24, 
 
 def train_keras(
     model: Any,
-    data: dict[str, NDArray[Any]],
+    data: Mapping[str, NDArray[Any]],
     settings: TrainSettings,
     label: str,
     callbacks: list[Any] | None = None,
+    task: Mapping[str, Any] | None = None,
 ) -> list[dict[str, float]]:
-    """Train on ``x_train`` with a cosine learning rate; per-epoch loss and held-out top-1 (for the report).
+    """Train on ``x_train`` with the task's loss and a cosine learning rate; per-epoch loss and the task's
+    held-out headline score (top-1, mIoU; computed by the task's numpy code, for the report).
 
     The model outputs logits. ``callbacks`` carry tfmot's ``UpdatePruningStep`` when pruning.
     """
+    from recipecc.passes.tf.tasks import hooks
+    from recipecc.tasks import TASKS, task_module
+
+    task_params = dict(task or {})
+    name = str(task_params.pop("task", "classification")).replace("auto", "classification")
     epochs, lr, batch_size, seed = settings.epochs, settings.lr, settings.batch_size, settings.seed
     optimizer, weight_decay = settings.optimizer, settings.weight_decay
     tf, keras = tf_modules()
     keras.utils.set_random_seed(seed)
     x, y = data["x_train"], data["y_train"]
-    if len(x) == 0 or int(y.min()) < 0:
+    if len(x) == 0 or int(np.min(y[:1])) < 0:
         raise PassFailure(f"{label}: training needs labelled data (dataset '{label}' has no labels)")
     steps = (len(x) + batch_size - 1) // batch_size
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps))
     model.compile(
         optimizer=_optimizer(keras, optimizer, schedule, weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+        loss=hooks(name).loss(keras, **task_params),
     )
+    module, headline = task_module(name), TASKS[name].headline
+    x_test, y_test = data["x_test"], np.asarray(data["y_test"])
+    labelled = len(y_test) > 0 and int(np.min(y_test)) >= 0
+
+    def held_out_score() -> float:
+        outputs = np.asarray(model.predict(x_test, batch_size=32, verbose=0))
+        if outputs.ndim == 4:  # NHWC maps: the tasks read (N, C, H, W)
+            outputs = outputs.transpose(0, 3, 1, 2)
+        return float(module.score(module.predictions([outputs]), y_test, **task_params))
+
     history: list[dict[str, float]] = []
     with progress(label, epochs * steps) as advance:
 
@@ -161,21 +199,14 @@ def train_keras(
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
                 logs = logs or {}
-                entry = {
-                    "epoch": epoch + 1,
-                    "loss": float(logs.get("loss", float("nan"))),
-                    "top1": float(logs.get("val_accuracy", float("nan"))),
-                }
+                entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+                entry[headline] = held_out_score() if labelled else float("nan")
                 history.append(entry)
-                advance(0, f"epoch {epoch + 1}: loss {entry['loss']:.3f}, top-1 {entry['top1']:.2%}")
+                advance(0, f"epoch {epoch + 1}: loss {entry['loss']:.3f}, {headline} {entry[headline]:.4f}")
 
         model.fit(
-            x,
-            y,
-            batch_size=batch_size,
+            _batches(keras, x, y, batch_size, seed),
             epochs=epochs,
-            shuffle=True,
-            validation_data=(data["x_test"], data["y_test"]) if int(data["y_test"].min()) >= 0 else None,
             callbacks=[*(callbacks or []), Progress()],
             verbose=0,
         )

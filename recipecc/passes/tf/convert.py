@@ -62,8 +62,13 @@ def to_tflite(
     calibration_images: int = 0,
     seed: int = 0,
     input_shape: Sequence[int] | None = None,
+    sparse: bool = False,
 ) -> tuple[bytes, dict[str, Any]]:
-    """Convert ``source`` (a Keras model in memory, or a SavedModel directory path) in ``mode``."""
+    """Convert ``source`` (a Keras model in memory, or a SavedModel directory path) in ``mode``.
+
+    ``sparse`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: the zeros of a pruned model are stored in TFLite's sparse
+    tensor format (the file shrinks without gzip; LiteRT densifies or runs XNNPACK's sparse kernels at load time).
+    """
     tf, _ = tf_modules()
     if isinstance(source, Path):
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
@@ -96,6 +101,10 @@ def to_tflite(
         facts["quantization"] = {"weights": "int8", "activations": "int8", "io": io_type}
     elif mode != "fp32":
         raise PassFailure(f"unknown TFLite conversion mode '{mode}'; valid: {', '.join(CONVERTER_MODES)}")
+    if sparse:
+        converter.optimizations = [*converter.optimizations, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+        facts["conversion"] += " + sparse encoding of zero weights (Optimize.EXPERIMENTAL_SPARSITY)"
+        facts["sparse_encoding"] = True
     try:
         with quiet_native_stderr():  # the calibrator prints its settings; failures raise with their message
             flatbuffer = converter.convert()
@@ -143,6 +152,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         calibration_images=int(p.get("calibration_images", 0)),
         seed=int(p.get("seed", 0)),
         input_shape=input_shape,
+        sparse=bool(p.get("sparse_encoding", False)),
     )
     carried: dict[str, Any] = {
         k: meta[k] for k in ("params", "sparsity", "selector_matches", "arch", "input_shape") if k in meta

@@ -40,14 +40,21 @@ def digits_cnn(input_shape: Sequence[int], num_classes: int, width: float) -> An
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
-def build_model(arch: str, input_shape: Sequence[int], num_classes: int, width: float) -> Any:
+def build_model(arch: str, input_shape: Sequence[int], num_classes: int, width: float, output_stride: int = 16) -> Any:
     """A freshly initialised Keras model; ``input_shape`` is (H, W, C) as the NHWC data has it.
 
     Batch-norm moving averages use momentum 0.9 (paddle's default) instead of Keras' 0.99/0.999: the short
     trainings here (a few hundred steps) otherwise leave the moving statistics near their initial values, and the
     converted model, which runs in inference mode, loses tens of points against the training accuracy.
     """
-    model = _build(arch, input_shape, num_classes, width)
+    if arch == "deeplabv3_mnv2":
+        from recipecc.passes.tf.segmentation_models import deeplabv3_mobilenet_v2
+
+        if int(input_shape[-1]) != 3:
+            raise PassFailure(f"{arch} takes 3-channel images, the data has {input_shape[-1]}")
+        model = deeplabv3_mobilenet_v2(input_shape, num_classes, width, output_stride)
+    else:
+        model = _build(arch, input_shape, num_classes, width)
     _, keras = tf_modules()
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):

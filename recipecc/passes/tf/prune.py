@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact, task_of
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, load_keras, save_keras, tf_modules, train_keras
 
@@ -132,7 +132,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
     except Exception as exc:
         raise PassFailure(f"tfmot could not wrap the selected layers ({type(exc).__name__}: {exc})") from exc
     settings = TrainSettings.from_params(p, epochs=epochs, batch_size=batch_size, weight_decay=0.0)
-    history = train_keras(wrapped, data, settings, "prune + finetune", [sparsity_api.UpdatePruningStep()])
+    history = train_keras(
+        wrapped, data, settings, "prune + finetune", [sparsity_api.UpdatePruningStep()], task=task_of(p)
+    )
     stripped = sparsity_api.strip_pruning(wrapped)
     sparsity = kernel_sparsity(stripped, selected)
     sparsity |= {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact
+from recipecc.passes.base import PassContext, PassFailure, TrainSettings, read_artifact, task_of
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, load_keras, train_keras
 from recipecc.passes.tf.convert import check_input_shape, to_tflite, write_tflite
@@ -41,7 +41,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     except Exception as exc:
         raise PassFailure(f"tfmot quantize_model cannot handle this model ({type(exc).__name__}: {exc})") from exc
     settings = TrainSettings.from_params(p, optimizer="adam", weight_decay=0.0)
-    history = train_keras(annotated, data, settings, "quantization-aware training")
+    history = train_keras(annotated, data, settings, "quantization-aware training", task=task_of(p))
     flatbuffer, facts = to_tflite(annotated, "qat", io_type=str(p["io_type"]))
     carried: dict[str, Any] = {k: meta[k] for k in ("selector_matches", "input_shape") if k in meta}
     if pruned:  # measured again after training, on the wrapped layers' float kernels

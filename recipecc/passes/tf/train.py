@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipecc.passes.base import PassContext, TrainSettings, read_artifact
+from recipecc.passes.base import PassContext, TrainSettings, read_artifact, task_of
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.tf.common import count_params, recalibrate_batch_norm, save_keras, train_keras
 from recipecc.passes.tf.models import build_model
@@ -22,12 +22,14 @@ def run(ctx: PassContext) -> dict[str, Any]:
     data_dir = ctx.input("data")
     input_shape = list(read_artifact(data_dir)["input_shape"])
     data = load_split(data_dir)
-    model = build_model(str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]))
+    model = build_model(
+        str(p["arch"]), input_shape, int(p["num_classes"]), float(p["width"]), int(p.get("output_stride", 16))
+    )
     settings = TrainSettings.from_params(p)
     history: list[dict[str, float]] = []
     origin = "trained here"
     if settings.epochs > 0:
-        history = train_keras(model, data, settings, f"train {p['arch']}")
+        history = train_keras(model, data, settings, f"train {p['arch']}", task=task_of(p))
     else:
         seen = recalibrate_batch_norm(model, data["x_train"])
         origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"

@@ -72,7 +72,10 @@ def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
         "num_classes": model.num_classes,
         "seed": recipe.seed,
         **asdict(model.train),
+        **b.task_params(),
     }
+    if model.arch == "deeplabv3_mnv2":
+        params["output_stride"] = model.output_stride
     if model.path is not None:
         fmt = _detect_file_format(model.path, model.format)
         if fmt != "paddle_dygraph":
@@ -167,6 +170,7 @@ def model_stages(b: PlanBuilder, data: str) -> list[Stage]:
                     "layers": list(prune.layers),
                     "images": sens.images,
                     "labels": b.labels_score_model(),
+                    **b.task_params(),
                 },
                 {"model": source, "data": data},
                 carries="sensitivity",
@@ -179,7 +183,7 @@ def model_stages(b: PlanBuilder, data: str) -> list[Stage]:
             tuned = b.add(
                 "finetune",
                 "paddle.finetune",
-                {**asdict(strategy.finetune), "seed": recipe.seed},
+                {**asdict(strategy.finetune), "seed": recipe.seed, **b.task_params()},
                 {"model": pruned, "data": data},
             )
         else:
@@ -237,6 +241,7 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
             "batch_size": b.recipe.model.train.batch_size,
             "weight_per_channel": quant.weight_per_channel,
             "seed": b.recipe.seed,
+            **b.task_params(),
         }
         node = b.add("qat", "paddle.qat", params, {"model": _dygraph_of(b, source), "data": data}, carries="quant")
         return Stage(name, node, "int8")

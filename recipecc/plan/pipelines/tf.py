@@ -70,7 +70,10 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
             "num_classes": model.num_classes,
             "seed": recipe.seed,
             **asdict(model.train),
+            **b.task_params(),
         }
+        if model.arch == "deeplabv3_mnv2":
+            params["output_stride"] = model.output_stride
         warn_untrained(b)
         return b.add("train", "tf.train", params, {"data": data}), "keras"
     assert model.path is not None  # validation requires it for arch=file
@@ -214,6 +217,7 @@ def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stag
             "batch_size": quant.batch_size,
             "io_type": quant.io_type,
             "seed": recipe.seed,
+            **b.task_params(),
         }
         return Stage(
             name, b.add("qat", "tf.qat", params, {"model": keras_node, "data": data}, carries="quant"), precision
@@ -257,11 +261,27 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
             "batch_size": finetune.batch_size,
             "optimizer": finetune.optimizer,
             "seed": recipe.seed,
+            **b.task_params(),
         }
         keras_node = b.add("prune", "tf.prune", params, {"model": source, "data": data}, carries="prune")
         pruned = b.add("convert.pruned", "tf.convert", convert, {"model": keras_node, "data": data})
         stages.append(Stage("pruned", pruned, "fp32"))
+    quant_source = stages[-1]
+    if prune is not None and prune.sparse_encoding:
+        sparse = b.add(
+            "convert.pruned_sparse",
+            "tf.convert",
+            {**convert, "sparse_encoding": True},
+            {"model": keras_node, "data": data},
+        )
+        stages.append(Stage("pruned-sparse", sparse, "fp32"))
+        b.check(
+            "sparse_encoding",
+            "ok",
+            "the pruned model is also converted with Optimize.EXPERIMENTAL_SPARSITY (stage pruned-sparse): its zeros "
+            "are stored sparse, so the file itself shrinks; both files are measured",
+        )
     if recipe.strategy.quant is not None:
-        stages.append(_quantize(b, stages[-1], keras_node, data))
+        stages.append(_quantize(b, quant_source, keras_node, data))
     for stage in stages:
         b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)

@@ -22,4 +22,13 @@ SPECS = (
         "Read a folder of images (recursively), preprocess for the model, split calibration / evaluation parts",
         ("numpy", "pillow"),
     ),
+    PassSpec(
+        "data.segmentation",
+        "local",
+        "recipecc.passes.data.segmentation:run",
+        "dataset",
+        "Read a label-map set (VOC, Cityscapes, PaddleSeg lists; or generate the shapes set), resize, normalise, "
+        "write memory-mapped arrays",
+        ("numpy", "pillow"),
+    ),
 )

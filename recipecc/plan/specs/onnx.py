@@ -72,7 +72,9 @@ SPECS = (
         "onnx",
         "recipecc.bench.runners.onnxruntime:run",
         "benchmark",
-        "Top-1 / fidelity on the held-out split, size on disk, latency median/p90 per thread count (ONNX Runtime)",
+        "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
+        "(ONNX Runtime; every input and output)",
         _TOOLS,
+        version=2,
     ),
 )

@@ -86,8 +86,9 @@ SPECS = (
         "paddle",
         "recipecc.bench.runners.paddle_inference:run",
         "benchmark",
-        "Top-1 / fidelity on the held-out split, size on disk, latency median/p90 per thread count (Paddle Inference)",
+        "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
+        "(Paddle Inference; every input and output)",
         ("paddlepaddle", "numpy"),
-        version=2,
+        version=3,
     ),
 )

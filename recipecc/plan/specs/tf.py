@@ -57,8 +57,9 @@ SPECS = (
         "tf",
         "recipecc.bench.runners.tflite:run",
         "benchmark",
-        "Top-1 / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per thread count "
-        "(LiteRT interpreter, XNNPACK)",
+        "The task's metric / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per "
+        "thread count (LiteRT interpreter, XNNPACK; every input and output)",
         ("ai-edge-litert", "numpy"),
+        version=2,
     ),
 )

@@ -1,0 +1,135 @@
+"""One evaluation loop for every runner and task: stream the held-out split through the model batch by batch,
+score it against labels with the task's evaluator, keep the task's compact outputs, compare them with the
+baseline's.
+
+A runner gives only ``predict(feeds) -> list of outputs`` and its input/output names; what the outputs mean is the
+task's business (:mod:`recipecc.tasks`). Models with several inputs get their feeds from the task's
+``feeds(input_names, images)`` (detection: ``image``, ``im_shape``, ``scale_factor``); several outputs are all kept
+and all compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.bench.quality import OUTPUTS_FILE
+from recipecc.passes.base import PassFailure
+from recipecc.tasks import task_module, task_named
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, HEADLINES
+
+__all__ = ["Evaluation", "evaluate", "feeds_for", "test_batches"]
+
+Evaluation = dict[str, Any]
+
+
+def test_batches(
+    data: Mapping[str, Any], batch_size: int, labelled: bool
+) -> Iterator[tuple[NDArray[Any], NDArray[Any] | None]]:
+    """The held-out split in batches (arrays may be memory-mapped: only a batch is read at a time)."""
+    images, targets = data["x_test"], data.get("y_test")
+    for start in range(0, len(images), batch_size):
+        batch = np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)
+        yield batch, (np.asarray(targets[start : start + batch_size]) if labelled and targets is not None else None)
+
+
+def feeds_for(task: str, input_names: Sequence[str], images: NDArray[Any]) -> dict[str, NDArray[Any]]:
+    """What to feed a model for a batch of images: the images alone, or what the task adds for its other inputs."""
+    if len(input_names) == 1:
+        return {input_names[0]: images}
+    module = task_module("generic" if task == "auto" else task)
+    make = getattr(module, "feeds", None)
+    if make is None:
+        raise PassFailure(
+            f"the model takes {len(input_names)} inputs ({', '.join(input_names)}); the {task} task feeds images "
+            "only: give a model with one image input, or the model.task that knows its other inputs"
+        )
+    result: dict[str, NDArray[Any]] = make(list(input_names), images)
+    return result
+
+
+def _load_kept(folder: Path) -> dict[str, NDArray[Any]]:
+    with np.load(folder / OUTPUTS_FILE) as kept:
+        return {name: kept[name] for name in kept.files}
+
+
+def evaluate(
+    *,
+    params: Mapping[str, Any],
+    data: Mapping[str, Any],
+    data_meta: Mapping[str, Any],
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    predict: Callable[[dict[str, NDArray[Any]]], Sequence[NDArray[Any]]],
+    reference_dir: Path | None,
+    out_dir: Path,
+    batch_size: int = 16,
+) -> Evaluation:
+    """Metrics of one stage: the task's against labels (when they score the model) and fidelity to the baseline.
+
+    Returns ``{"metrics": flat numbers, "headline": metric name, "details": per-output and per-class facts}``;
+    the kept outputs are written to ``out_dir/outputs.npz`` for the next stages.
+    """
+    task = str(params.get("task", "classification"))
+    if task == "auto":  # a user's model of unknown task: classification when the data has class labels
+        by_class = data_meta.get("labelled") and data_meta.get("label_kind", "class") == "class"
+        task = "classification" if by_class else "generic"
+    module = task_module(task)
+    threshold = float(params.get("threshold") or DEFAULT_THRESHOLD)
+    labelled = bool(params.get("labels", True)) and bool(data_meta.get("labelled", True)) and task != "generic"
+    if data_meta.get("label_kind", "class") != task_named(task).label_kind:  # e.g. class labels, mask model
+        labelled = False
+    if labelled and task == "classification":
+        labels = data.get("y_test")
+        labelled = labels is not None and len(labels) > 0 and int(np.min(labels)) >= 0
+    evaluator = None
+    if labelled:
+        evaluator = module.Evaluator(
+            num_classes=params.get("num_classes") or data_meta.get("num_classes"),
+            ignore_index=int(params.get("ignore_index", data_meta.get("ignore_index", 255))),
+        )
+    kept: dict[str, list[NDArray[Any]]] = {}
+    channels_last = data_meta.get("layout") == "NHWC"
+    for images, targets in test_batches(data, batch_size, labelled):
+        outputs = [np.asarray(o) for o in predict(feeds_for(task, input_names, images))]
+        if channels_last:  # NHWC models give (N, H, W, C) maps: the tasks read (N, C, H, W)
+            outputs = [o.transpose(0, 3, 1, 2) if o.ndim == 4 else o for o in outputs]
+        if evaluator is not None:
+            try:
+                evaluator.update(outputs, targets)
+            except ValueError as exc:
+                raise PassFailure(f"cannot score the {task} model: {exc}") from None
+        for name, value in module.keep(outputs, list(output_names)).items():
+            kept.setdefault(name, []).append(value)
+    ours = {name: np.concatenate(parts) for name, parts in kept.items()}
+    np.savez(out_dir / OUTPUTS_FILE, **ours)
+    reference = _load_kept(reference_dir) if reference_dir is not None else ours  # the baseline agrees with itself
+    requested = [str(m) for m in params.get("metrics", [])]
+    fidelity, details = module.fidelity(ours, reference, requested=requested, threshold=threshold)
+    metrics: dict[str, float] = {}
+    task_info = task_named(task)
+    if evaluator is not None:
+        metrics |= evaluator.metrics()
+        headline = task_info.headline
+        metrics |= {k: v for k, v in fidelity.items() if k in requested}
+    else:
+        metrics |= fidelity
+        headline = task_info.fidelity_headline
+        if headline == "auto":  # the first output's own measure
+            first: dict[str, Any] = next(iter(details.values()), {})
+            headline = str(first.get("headline", HEADLINES["tensor"]))
+    return {
+        "metrics": metrics,
+        "headline": headline,
+        "details": {
+            "task": task,
+            "labelled": evaluator is not None,
+            "outputs": details,
+            "headline_output": next(iter(details), None),
+            **(evaluator.details() if evaluator is not None else {}),
+        },
+    }

@@ -1,0 +1,120 @@
+"""Fidelity of any model's outputs against its baseline's, output by output, when the task says nothing more.
+
+A user's model without labels (or without ``model.task``) is still compared with its own fp32 baseline on the
+same inputs, with the measure each output's shape calls for:
+
+==============  ==========================  ==============================================================
+kind            shape                       measures (the first is that output's headline)
+==============  ==========================  ==============================================================
+``scores``      (N, C)                      top1_agreement, cosine, max/mean_abs_error
+``sequence``    (N, T, C)                   position_agreement (argmax per position), max/mean_abs_error
+``class_map``   (N, C>1, H, W)              miou_agreement (the baseline's argmax map as truth), pixel_agreement
+``prob_map``    (N, 1, H, W)                iou (both maps binarized at the threshold), max/mean_abs_error
+``tensor``      anything else               cosine, max/mean_abs_error
+==============  ==========================  ==============================================================
+
+Every output is compared; the first output's headline is the stage's, and the report says which output it is.
+A text-detection probability map (PP-OCR) thus gets IoU at its threshold, not the agreement of a flattened
+argmax (one pixel per image), and a recognizer gets per-position agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DEFAULT_THRESHOLD", "HEADLINES", "compare_outputs", "compare_tensor", "confusion_iou", "output_kind"]
+
+DEFAULT_THRESHOLD = 0.5
+HEADLINES = {
+    "scores": "top1_agreement",
+    "sequence": "position_agreement",
+    "class_map": "miou_agreement",
+    "prob_map": "iou",
+    "tensor": "cosine",
+}
+
+
+def output_kind(array: NDArray[Any]) -> str:
+    """What an output is, from its shape (batch first)."""
+    if array.ndim == 2 and array.shape[1] > 1:
+        return "scores"
+    if array.ndim == 3 and array.shape[2] > 1:
+        return "sequence"
+    if array.ndim == 4:
+        return "class_map" if array.shape[1] > 1 else "prob_map"
+    return "tensor"
+
+
+def _cosine(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
+    """Mean per-sample cosine, in float64 and without an absolute epsilon (outputs can be tiny: 1e-17)."""
+    a = ours.reshape(len(ours), -1).astype(np.float64)
+    b = theirs.reshape(len(theirs), -1).astype(np.float64)
+    num = (a * b).sum(1)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = (den == 0) & (np.abs(a).sum(1) == np.abs(b).sum(1))
+    cosine = np.divide(num, den, out=np.where(both_zero, 1.0, 0.0), where=den > 0)
+    return float(np.mean(cosine))
+
+
+def confusion_iou(confusion: NDArray[Any]) -> tuple[float, list[float | None]]:
+    """mIoU and per-class IoU of a confusion matrix (rows: truth, columns: prediction).
+
+    A class that appears neither in the truth nor in the predictions has no IoU (``None``) and does not enter the
+    mean, as in PaddleSeg's and the Cityscapes scripts' evaluation.
+    """
+    confusion = confusion.astype(np.float64)
+    inter = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - inter
+    per_class = [float(i / u) if u > 0 else None for i, u in zip(inter, union, strict=True)]
+    present = [v for v in per_class if v is not None]
+    return (float(np.mean(present)) if present else 1.0), per_class
+
+
+def _agreement_miou(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
+    classes = int(max(ours.max(initial=0), theirs.max(initial=0))) + 1
+    confusion = np.bincount(theirs.ravel() * classes + ours.ravel(), minlength=classes * classes)
+    return confusion_iou(confusion.reshape(classes, classes))[0]
+
+
+def compare_tensor(ours: NDArray[Any], theirs: NDArray[Any], threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """The measures of one output against the baseline's same output (see the module docstring)."""
+    if ours.shape != theirs.shape:
+        return {"kind": "mismatch", "error": f"shape {list(ours.shape)} vs the baseline's {list(theirs.shape)}"}
+    kind = output_kind(theirs)
+    diff = np.abs(ours.astype(np.float64) - theirs.astype(np.float64))
+    errors = {"max_abs_error": float(diff.max(initial=0.0)), "mean_abs_error": float(diff.mean()) if diff.size else 0.0}
+    result: dict[str, Any] = {"kind": kind, "headline": HEADLINES[kind]}
+    if kind == "scores":
+        result |= {
+            "top1_agreement": float((ours.argmax(1) == theirs.argmax(1)).mean()),
+            "cosine": _cosine(ours, theirs),
+        }
+    elif kind == "sequence":
+        result["position_agreement"] = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
+    elif kind == "class_map":
+        a, b = ours.argmax(1), theirs.argmax(1)
+        result |= {"miou_agreement": _agreement_miou(a, b), "pixel_agreement": float((a == b).mean())}
+    elif kind == "prob_map":
+        a, b = ours > threshold, theirs > threshold
+        union = np.logical_or(a, b).sum()
+        result |= {"iou": float(np.logical_and(a, b).sum() / union) if union else 1.0, "threshold": threshold}
+    else:
+        result["cosine"] = _cosine(ours, theirs)
+    return result | errors
+
+
+def compare_outputs(
+    ours: Mapping[str, NDArray[Any]], reference: Mapping[str, NDArray[Any]], threshold: float = DEFAULT_THRESHOLD
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Every output compared: ``(headline metrics of the first output, per-output details)``."""
+    details = {name: compare_tensor(ours[name], reference[name], threshold) for name in reference if name in ours}
+    missing = [name for name in reference if name not in ours]
+    for name in missing:
+        details[name] = {"kind": "missing", "error": "the stage does not produce this output"}
+    first = next(iter(details.values()), {})
+    flat = {k: float(v) for k, v in first.items() if isinstance(v, float) and k != "threshold"}
+    return flat, details

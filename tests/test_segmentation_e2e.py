@@ -1,0 +1,100 @@
+"""Segmentation end to end on the generated shapes set: train briefly, prune, finetune, quantize, report mIoU for
+every stage (paddle); the architectures' sizes at the reference settings; the Keras DeepLabv3 through TFLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recipecc.engine import RunOutcome, run_recipe
+from recipecc.recipe import compose_recipe, validate_recipe
+
+pytestmark = pytest.mark.backend
+
+SMALL = [
+    "model.input_size=32",
+    "dataset.max_images=24",
+    "dataset.eval_images=8",
+    "model.train.epochs=3",
+    "model.train.batch_size=8",
+    "bench.warmup=2",
+    "bench.repeats=5",
+    "target.threads=[1]",
+]
+
+
+def run(tmp_path: Path, *overrides: str) -> RunOutcome:
+    recipe = validate_recipe(compose_recipe([f"cache_dir={tmp_path / 'cache'}", *SMALL, *overrides]))
+    return run_recipe(recipe, tmp_path / "run")
+
+
+def stage(outcome: RunOutcome, name: str) -> dict[str, Any]:
+    return next(s for s in outcome.results["stages"] if s["name"] == name)
+
+
+def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
+    outcome = run(
+        tmp_path, "recipe=deeplabv3_mnv2_quant", "strategy=prune_quant", "strategy.prune.ratio=0.3",
+        "strategy.finetune.epochs=1", "strategy.finetune.batch_size=8", "model.width=0.5",
+        "strategy.quant.batch_nums=2", "strategy.quant.batch_size=4",
+    )  # fmt: skip
+    results = outcome.results
+    assert results["task"] == "segmentation" and results["quality_metric"] == "miou"
+    assert results["quality_label"] == "mIoU" and results["quality_percent"] is False
+    names = [s["name"] for s in results["stages"]]
+    assert names == ["baseline", "pruned", "pruned+int8"]
+    for s in results["stages"]:
+        assert 0.0 <= s["metrics"]["miou"] <= 1.0 and 0.0 <= s["metrics"]["pixel_accuracy"] <= 1.0
+        assert len(s["evaluation"]["per_class_iou"]) == 5 and s["evaluation"]["ignore_index"] == 255
+    baseline, pruned, int8 = (stage(outcome, n) for n in names)
+    # trained for seconds at 32x32 the network is at least as good as predicting background everywhere (whether it
+    # learns more is the demo benchmark's question: benchmarks/segmentation_demo.py records its mIoU)
+    from recipecc.passes.data.arrays import load_split
+    from recipecc.tasks.segmentation import score
+
+    labels = load_split(Path(outcome.plan.cache_root) / outcome.plan.node("data").key)["y_test"]
+    background = score(np.zeros_like(labels), labels, num_classes=5)
+    assert baseline["metrics"]["miou"] >= background - 1e-9
+    assert pruned["model"]["flops_reduction"] > 0.3  # filters pruned through the residual additions
+    assert 2.5 <= pruned["size_bytes"] / int8["size_bytes"] <= 4.5
+    report = outcome.reports["markdown"].read_text()
+    assert "| Stage | Precision | mIoU |" in report and "Per-class IoU" in report
+
+
+def _sizes() -> dict[str, float]:
+    """fp32 bytes of the paddle architectures at the reference settings (19 classes), in a paddle subprocess."""
+    code = (
+        "import zlib, json, paddle\n"
+        "from recipecc.passes.paddle.segmentation_models import build_segmentation_model\n"
+        "out = {}\n"
+        "for arch in ('deeplabv3_mnv2', 'fastscnn'):\n"
+        "    m = build_segmentation_model(arch, 19, 1.0, 16)\n"
+        "    out[arch] = sum(int(v.numel()) for v in m.state_dict().values()) * 4\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_deeplab_mnv2_matches_the_reference_size_and_fastscnn_is_the_papers() -> None:
+    sizes = _sizes()
+    assert abs(sizes["deeplabv3_mnv2"] / 7.4e6 - 1) < 0.10  # PaddleX table: 7.4 MB fp32
+    assert 1.1e6 * 4 <= sizes["fastscnn"] <= 1.25e6 * 4  # Fast-SCNN paper: 1.11 M parameters (+ BN statistics)
+
+
+def test_keras_deeplab_dm05_to_tflite_dynamic(tmp_path: Path) -> None:
+    outcome = run(
+        tmp_path, "recipe=deeplabv3_mnv2_tflite_dynamic", "model.train.epochs=1",
+    )  # fmt: skip
+    results = outcome.results
+    assert results["task"] == "segmentation" and results["quality_metric"] == "miou"
+    baseline, dynamic = stage(outcome, "baseline"), stage(outcome, "dynamic")
+    assert abs(baseline["size_bytes"] / 2.8e6 - 1) < 0.10  # the study: 2.8 MB fp32 at dm 0.5
+    assert 2.8 <= baseline["size_bytes"] / dynamic["size_bytes"] <= 4.0
+    assert 0.0 <= dynamic["metrics"]["miou"] <= 1.0

@@ -1,0 +1,120 @@
+"""The task layer: registry metadata, segmentation metrics against hand-computed cases, fidelity by output kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recipecc.bench.evaluation import evaluate
+from recipecc.tasks import TASKS, task_module
+from recipecc.tasks.outputs import compare_outputs, output_kind
+from recipecc.tasks.segmentation import Evaluator, confusion_matrix
+
+
+def test_every_task_declares_its_report_columns_and_implements_its_evaluation() -> None:
+    assert {"classification", "segmentation", "generic"} <= set(TASKS)
+    for name, task in TASKS.items():
+        module = task_module(name)
+        assert callable(module.keep) and callable(module.fidelity)
+        if task.metrics:
+            assert task.headline == task.metrics[0] and hasattr(module, "Evaluator")
+        for backend in task.trains_on:  # a training hook module per backend that trains the task
+            assert (Path("recipecc/passes") / backend / "tasks" / f"{name}.py").is_file(), (name, backend)
+
+
+def test_miou_respects_the_ignore_index_hand_computed() -> None:
+    truth = np.array([[[0, 0, 1, 1], [0, 0, 1, 255], [2, 2, 255, 255]]])
+    predicted = np.array([[[0, 1, 1, 1], [0, 0, 1, 0], [2, 0, 2, 1]]])  # ignored pixels' predictions never count
+    confusion = confusion_matrix(predicted, truth, 3)
+    assert confusion.tolist() == [[3, 1, 0], [0, 3, 0], [1, 0, 1]]
+    evaluator = Evaluator(num_classes=3, ignore_index=255)
+    logits = np.eye(3)[predicted].transpose(0, 3, 1, 2)  # one-hot scores (N, C, H, W)
+    evaluator.update([logits], truth)
+    # IoU: class 0: 3 / (4 + 4 - 3) = 0.6; class 1: 3 / (3 + 4 - 3) = 0.75; class 2: 1 / (2 + 1 - 1) = 0.5
+    assert evaluator.metrics()["miou"] == pytest.approx((0.6 + 0.75 + 0.5) / 3)
+    assert evaluator.metrics()["pixel_accuracy"] == pytest.approx(7 / 9)
+    assert evaluator.details()["per_class_iou"] == pytest.approx([0.6, 0.75, 0.5])
+
+
+def test_a_class_absent_from_truth_and_prediction_does_not_enter_the_mean() -> None:
+    evaluator = Evaluator(num_classes=4)
+    evaluator.update([np.array([[[0, 1], [1, 1]]])], np.array([[[0, 1], [1, 0]]]))  # label-map output (N, H, W)
+    # class 0: 1 / (2 + 1 - 1) = 0.5; class 1: 2 / (2 + 3 - 2) = 2/3; classes 2 and 3: absent
+    assert evaluator.metrics()["miou"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert evaluator.details()["per_class_iou"][2:] == [None, None]
+
+
+def test_labels_outside_the_classes_are_an_error_not_a_silent_number() -> None:
+    with pytest.raises(ValueError, match="outside the 3 classes"):
+        confusion_matrix(np.zeros((1, 2, 2)), np.array([[[0, 7], [1, 255]]]), 3)
+
+
+def test_output_kinds_and_their_measures() -> None:
+    rng = np.random.RandomState(0)
+    prob = rng.rand(2, 1, 8, 8).astype(np.float32)
+    assert output_kind(prob) == "prob_map" and output_kind(rng.rand(2, 5)) == "scores"
+    assert output_kind(rng.rand(2, 40, 97)) == "sequence" and output_kind(rng.rand(2, 19, 8, 8)) == "class_map"
+    shifted = prob.copy()
+    shifted[0, 0, :4] = 1.0 - shifted[0, 0, :4]  # half of one map flips around the threshold
+    flat, details = compare_outputs({"maps": shifted, "scores": np.eye(2)}, {"maps": prob, "scores": np.eye(2)}, 0.3)
+    assert details["maps"]["kind"] == "prob_map" and details["maps"]["threshold"] == 0.3
+    a, b = shifted > 0.3, prob > 0.3
+    assert flat["iou"] == pytest.approx((a & b).sum() / (a | b).sum())
+    assert flat["max_abs_error"] == pytest.approx(np.abs(shifted - prob).max())
+    assert details["scores"]["top1_agreement"] == 1.0  # every output is compared, the first is the headline
+
+
+def test_sequence_outputs_are_compared_per_position() -> None:
+    ref = np.eye(5)[np.array([[0, 1, 2, 3], [4, 4, 0, 1]])]  # (2, 4, 5) one-hot per position
+    ours = ref.copy()
+    ours[1, 3] = np.eye(5)[2]  # one of 8 positions differs
+    flat, _ = compare_outputs({"rec": ours}, {"rec": ref})
+    assert flat["position_agreement"] == pytest.approx(7 / 8)
+
+
+def _run_evaluation(tmp_path: Path, name: str, task: str, outputs: list[np.ndarray], reference: Path | None) -> dict:
+    out = tmp_path / name
+    out.mkdir()
+    data = {"x_test": np.zeros((len(outputs[0]), 1, 4, 4), np.float32), "y_test": -np.ones(len(outputs[0]))}
+    return evaluate(
+        params={"task": task, "labels": True},
+        data=data,
+        data_meta={"labelled": False},
+        input_names=["x"],
+        output_names=[f"out{i}" for i in range(len(outputs))],
+        predict=lambda feeds: [o[: len(feeds["x"])] for o in outputs],
+        reference_dir=reference,
+        out_dir=out,
+        batch_size=len(outputs[0]),
+    )
+
+
+def test_a_text_detection_map_gets_iou_not_a_flattened_argmax(tmp_path: Path) -> None:
+    rng = np.random.RandomState(1)
+    base = rng.rand(3, 1, 16, 16).astype(np.float32)
+    noisy = np.clip(base + rng.randn(*base.shape).astype(np.float32) * 0.05, 0, 1)
+    first = _run_evaluation(tmp_path, "baseline", "auto", [base, rng.rand(3, 7)], None)
+    assert first["headline"] == "iou" and first["metrics"]["iou"] == 1.0
+    second = _run_evaluation(tmp_path, "int8", "auto", [noisy, rng.rand(3, 7)], tmp_path / "baseline")
+    assert second["headline"] == "iou" and 0.8 < second["metrics"]["iou"] < 1.0
+    assert second["details"]["headline_output"] == "out0" and set(second["details"]["outputs"]) == {"out0", "out1"}
+
+
+def test_a_segmentation_model_on_class_labels_is_a_plan_time_error() -> None:
+    from recipecc.cli import main
+
+    assert main(["plan", "recipe=deeplabv3_mnv2_quant", "dataset=digits"]) == 2
+
+
+def test_the_plan_carries_the_task_to_every_scoring_node() -> None:
+    from recipecc.plan import build_plan
+    from recipecc.recipe import compose_recipe, validate_recipe
+
+    plan = build_plan(validate_recipe(compose_recipe(["recipe=fastscnn_prune48"])))
+    for node in plan.nodes:
+        if node.pass_name.split(".")[1] in ("train", "sensitivity", "finetune", "bench"):
+            assert node.params["task"] == "segmentation" and node.params["num_classes"] == 5, node.id
+    assert plan.node("data").pass_name == "data.segmentation"
+    assert any(c.name == "task" and "mIoU" in c.detail for c in plan.checks)
