@@ -31,7 +31,7 @@ __all__ = ["PairOutcome", "discover", "run_matrix", "smoke_overrides", "violatio
 
 ROOT = Path(__file__).resolve().parents[1]
 #: architectures with a width multiplier that the matrix narrows (resnet50 has none)
-_NARROWABLE = ("mobilenet_v1", "mobilenet_v2")
+_NARROWABLE = ("mobilenet_v1", "mobilenet_v2", "yolov3_mobilenet_v1")
 
 
 @dataclass
@@ -71,13 +71,23 @@ def smoke_overrides(recipe_name: str, target: str) -> list[str]:
         out.append("model.train.epochs=1")
     if model.arch in _NARROWABLE and model.width > 0.25:
         out.append("model.width=0.25")
+    if model.input_size is not None and model.input_size > 64:  # detectors: 608 as shipped, 64 is their smallest
+        out.append("model.input_size=64")
+    if data.max_images is not None and data.max_images > 8 and data.name != "digits":
+        out.append("dataset.max_images=8")
     if data.name == "digits":
         smallest = max(8, model_input(model, "tf").min_size, model_input(model, "paddle").min_size)
         if data.image_size > smallest:
             out.append(f"dataset.image_size={smallest}")
         out.append("dataset.max_images=100")
-    else:
+    else:  # a user's folder or a generated set (segmentation shapes, ...): fewer and smaller images
         out += ["dataset.calibration_images=8", "dataset.eval_images=8"]
+        if data.name != "image_folder":
+            smallest = max(64, model_input(model, "paddle").min_size)
+            if data.image_size > smallest:
+                out.append(f"dataset.image_size={smallest}")
+            if data.max_images is None or data.max_images > 50:
+                out.append("dataset.max_images=50")
     if strategy.finetune is not None and strategy.finetune.epochs > 1:
         out.append("strategy.finetune.epochs=1")
     if strategy.quant is not None:

@@ -86,6 +86,7 @@ def test_opset11_per_channel_qdq_works_through_the_upgrade_pass(
 ) -> None:
     outcome = run(
         cache, tmp_path, *file_recipe(conv11, image_dir), "strategy=quant",
+        "strategy.quant.algo=minmax",  # per-channel asked for explicitly (algo=auto may choose per-tensor)
         "bench.metrics=[top1_agreement,cosine,max_abs_error,mean_abs_error]",
     )  # fmt: skip
     upgrade = artifact(outcome, "opset_upgrade")

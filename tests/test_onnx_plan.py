@@ -82,7 +82,7 @@ def test_format_detection_and_unsupported_formats_are_plan_errors(tmp_path: Path
     assert info.value.key == "model.format" and "onnx" in str(info.value.valid)
     with pytest.raises(RecipeError, match="'tflite' files cannot be converted") as info:
         plan_for("target=host_ort", "model=file", f"model.path={odd}", "model.format=tflite")
-    assert info.value.valid == ["onnx", "paddle"]
+    assert "target=pc_xnnpack" in str(info.value.valid)  # names the targets that read the file
     # model.format=onnx overrides the suffix
     plan = plan_for("target=host_ort", "model=file", f"model.path={odd}", "model.format=onnx", "strategy=none")
     assert plan.node("load").pass_name == "onnx.load"

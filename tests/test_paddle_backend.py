@@ -306,7 +306,10 @@ def test_layer_catalog_matches_the_models() -> None:
                 shapes = {"digits_cnn": [1, 32, 32]}
                 print(json.dumps({
                     arch: prunable_convolutions(build_model(arch, shapes.get(arch, [3, 224, 224]), 10, 1.0))
-                    for arch in ("digits_cnn", "mobilenet_v1", "mobilenet_v2", "resnet50", "deeplabv3_mnv2", "fastscnn")
+                    for arch in (
+                        "digits_cnn", "mobilenet_v1", "mobilenet_v2", "resnet50", "deeplabv3_mnv2", "fastscnn",
+                        "yolov3_mobilenet_v1", "yolov3_resnet34",
+                    )
                 }))
                 """
             ),

@@ -229,3 +229,28 @@ def test_the_prune90_seed_recipe_ships_the_sparse_encoded_file() -> None:
     plan = build_plan(validate_recipe(compose_recipe(["recipe=mobilenet_v1_prune90_tflite"])))
     assert [n.stage for n in plan.bench_nodes] == ["baseline", "pruned", "pruned-sparse"]
     assert plan.node("convert.pruned_sparse").params["sparse_encoding"] is True
+
+
+def test_a_tflite_file_the_default_data_cannot_feed_is_measured_on_inputs_shaped_like_its_own(
+    tmp_path: Path,
+) -> None:
+    """MediaPipe's iris model wants 1x64x64x3: a benchmark-only run must not fail on the default digits data."""
+    script = (
+        "import tensorflow as tf\n"
+        "m = tf.keras.Sequential([tf.keras.Input((64, 64, 3)), tf.keras.layers.Conv2D(8, 3, activation='relu'),"
+        " tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dense(5)])\n"
+        f"open({str(tmp_path / 'iris_like.tflite')!r}, 'wb')"
+        ".write(tf.lite.TFLiteConverter.from_keras_model(m).convert())\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, env=env)
+    overrides = [
+        f"cache_dir={tmp_path / 'cache'}", "target=pc_xnnpack", "target.threads=[1]", "model=file",
+        f"model.path={tmp_path / 'iris_like.tflite'}", "strategy=none", "bench.warmup=2", "bench.repeats=5",
+    ]  # fmt: skip
+    outcome = run_recipe(validate_recipe(compose_recipe(overrides)), tmp_path / "run")
+    baseline = outcome.results["stages"][0]
+    assert "top1" not in baseline["metrics"]  # no labels for made-up inputs
+    assert "shaped like the model's input [1, 64, 64, 3]" in baseline["model"]["measurement_note"]
+    assert "shaped like the model's input [1, 64, 64, 3]" in (outcome.run_dir / "report.md").read_text()
+    assert outcome.results["title"] == "iris_like.tflite · none on pc_xnnpack"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.format_targets import targets_reading
 from recipecc.plan.pipelines.paddle import model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
@@ -126,11 +127,11 @@ def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
     fmt = detect_format(model.path, model.format)
     if fmt != "onnx":
         raise RecipeError(
-            f"model.format '{fmt}' files cannot be converted for ONNX Runtime yet",
+            f"model.format '{fmt}' files cannot be converted for ONNX Runtime yet; export the model to ONNX "
+            "(paddle2onnx, tf2onnx, torch.onnx.export) and give the .onnx file",
             key="model.format",
             value=fmt,
-            valid=["onnx", "paddle"],
-            suggestion="export the model to ONNX (paddle2onnx, tf2onnx, torch.onnx.export) and give the .onnx file",
+            valid=f"an .onnx file or a Paddle inference model, or {targets_reading(fmt)}",
         )
     params: dict[str, object] = {
         "path": str(Path(model.path).expanduser().resolve()),

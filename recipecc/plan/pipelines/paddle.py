@@ -18,6 +18,7 @@ from typing import Any
 from recipecc.common.selection import SelectionError, known_convolutions, resolve_ratios
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.format_targets import targets_reading
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
@@ -53,7 +54,7 @@ def _source_model(b: PlanBuilder, data: str) -> tuple[str, str]:
                 "reads Paddle inference models",
                 key="model.format",
                 value=fmt,
-                valid="a Paddle inference model (folder or .pdmodel), or a target whose runtime reads this format",
+                valid=f"a Paddle inference model (folder or .pdmodel), or {targets_reading(fmt)}",
             )
         node = b.add(
             "import",
