@@ -119,6 +119,7 @@ def two_head_model(path: Path, *, size: int = 32) -> Path:
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
+    return path
 
 
 def dense_map_model(path: Path, *, size: int = 64, channels: int = 8, gain: float = 1.5) -> Path:
