@@ -19,7 +19,7 @@ from typing import Any
 from recipecc.plan.cache import ArtifactCache
 from recipecc.plan.graph import Plan
 
-__all__ = ["MODELS_DIR", "deliver_models", "deployable_files"]
+__all__ = ["MODELS_DIR", "deliver_evaluation_files", "deliver_models", "deployable_files"]
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +95,36 @@ def deliver_models(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], run_dir
             "placed_by": "copy" if "copy" in ways else "hard link",
         }
     return delivered
+
+
+def deliver_evaluation_files(
+    plan: Plan, outputs: Mapping[str, Mapping[str, Any]], run_dir: Path, files: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Link what evaluation wrote for people to re-check into the run folder; returns the run's ``dataset`` facts.
+
+    Per stage, the files its task's evaluator wrote (detection: ``detections.json``, a COCO results file) go to
+    ``evaluation/<stage>/`` and into ``files`` (``files.detections``). The data node's ground truth
+    (``ground_truth.json``: the COCO instances of the evaluated images) goes to ``evaluation/annotations.json``;
+    ``dataset.annotations`` names it, so anyone can recompute the metric with pycocotools.
+    """
+    cache = ArtifactCache(plan.cache_root)
+    for node in plan.bench_nodes:
+        if node.id not in outputs:
+            continue
+        written = (outputs[node.id].get("evaluation") or {}).get("files") or {}
+        for kind, name in written.items():
+            source = cache.path(node.key) / str(name)
+            if source.is_file():
+                target = run_dir / "evaluation" / str(node.stage) / Path(str(name)).name
+                _place(source, target)
+                files.setdefault(str(node.stage), {})[str(kind)] = target.relative_to(run_dir).as_posix()
+    dataset: dict[str, Any] = {}
+    data = next((n for n in plan.nodes if n.id == "data"), None)
+    if data is not None and data.id in outputs and outputs[data.id].get("ground_truth"):
+        source = cache.path(data.key) / str(outputs[data.id]["ground_truth"])
+        if source.is_file():
+            target = run_dir / "evaluation" / "annotations.json"
+            _place(source, target)
+            dataset["annotations"] = target.relative_to(run_dir).as_posix()
+            dataset["annotation_source"] = outputs[data.id].get("annotation_source")
+    return dataset

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from recipecc.bench.results import assemble_results
-from recipecc.deliver import deliver_models
+from recipecc.deliver import deliver_evaluation_files, deliver_models
 from recipecc.passes.base import PassContext
 from recipecc.plan import ArtifactCache, Plan, build_plan
 from recipecc.plan.registry import BACKEND_EXTRAS, BACKEND_MODULES, PASSES
@@ -206,7 +206,10 @@ def run_recipe(
     outputs, pass_log = execute_plan(plan, console, workers)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = deliver_models(plan, outputs, run_dir)
+    dataset_files = deliver_evaluation_files(plan, outputs, run_dir, files)
     results = assemble_results(plan, outputs, asdict(recipe), pass_log, files)
+    if dataset_files:
+        results["dataset"] = dataset_files
     reports = render_reports(results, outputs, run_dir)
     write_lock(run_dir, recipe, plan)
     executed = [entry["node"] for entry in pass_log if not entry["cached"] and "failed" not in entry]

@@ -21,15 +21,34 @@ def test_groups_have_the_shipped_options() -> None:
     assert {"host", "v100"} <= set(GROUPS["target"])
 
 
+@pytest.fixture(scope="module")
+def det_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from recipecc.datasets.shapes import write_shapes
+
+    root = tmp_path_factory.mktemp("det-root")
+    write_shapes(root, splits={"train": 2, "val": 2}, image_size=64)
+    return root
+
+
 @pytest.mark.parametrize(
     ("group", "option"), [(g, o) for g, options in GROUPS.items() for o in options], ids=lambda v: str(v)
 )
-def test_every_option_composes_validates_and_plans(group: str, option: str, image_dir: Path, seg_root: Path) -> None:
+def test_every_option_composes_validates_and_plans(
+    group: str, option: str, image_dir: Path, seg_root: Path, det_root: Path
+) -> None:
     needs = {("dataset", "image_folder"): [f"dataset.root={image_dir}"]}
     # segmentation models plan on label maps, label-map datasets with a segmentation model
     needs |= {("model", m): ["dataset=shapes_seg", "model.num_classes=5"] for m in ("deeplabv3_mnv2", "fastscnn")}
     needs |= {("dataset", d): ["model=deeplabv3_mnv2", "model.num_classes=5"] for d in ("shapes_seg",)}
     needs[("dataset", "segmentation")] = ["model=deeplabv3_mnv2", f"dataset.root={seg_root}"]
+    # detectors plan on box-labelled sets, box-labelled sets with a detector
+    needs |= {("model", m): ["dataset=shapes_voc"] for m in ("yolov3_mobilenet_v1", "yolov3_resnet34")}
+    needs |= {("dataset", d): ["model=yolov3_mobilenet_v1"] for d in ("shapes_voc", "shapes_coco")}
+    needs |= {
+        ("dataset", d): ["model=yolov3_mobilenet_v1", f"dataset.root={det_root}", "dataset.split=val",
+                         "dataset.train_split=train"]
+        for d in ("voc", "coco")
+    }  # fmt: skip
     # TFLite-only strategies plan on a TFLite target, TFLite targets with a strategy the tf backend runs
     # (their errors on the paddle host are checked in test_tf_plan.py)
     needs |= {("strategy", o): ["target=pc_xnnpack"] for o in GROUPS["strategy"] if o.startswith(TFLITE_STRATEGIES)}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_cpu import HAS_INT8_VNNI
 from onnx_models import conv_model
 
 from recipecc.engine import RunOutcome, run_recipe
@@ -85,6 +86,7 @@ def test_opset11_per_channel_qdq_works_through_the_upgrade_pass(
 ) -> None:
     outcome = run(
         cache, tmp_path, *file_recipe(conv11, image_dir), "strategy=quant",
+        "strategy.quant.algo=minmax",  # per-channel asked for explicitly (algo=auto may choose per-tensor)
         "bench.metrics=[top1_agreement,cosine,max_abs_error,mean_abs_error]",
     )  # fmt: skip
     upgrade = artifact(outcome, "opset_upgrade")
@@ -182,7 +184,9 @@ def test_paddle_ptq_model_in_onnx_format_converts_and_runs_in_ort(cache: Path, t
     ours = session.run(None, {meta["input_name"]: data["x_test"]})[0]
     with np.load(Path(paddle_run.plan.cache_root) / paddle_run.plan.node("bench.int8").key / "outputs.npz") as kept:
         paddle_int8 = kept[kept.files[0]]
-    assert float((ours.argmax(1) == paddle_int8.argmax(1)).mean()) >= 0.98
+    # Two int8 engines on one quantized model: 0.94 on an AVX2-only CPU, where Paddle's oneDNN kernels saturate
+    # int16 pair sums (tests/host_cpu.py)
+    assert float((ours.argmax(1) == paddle_int8.argmax(1)).mean()) >= (0.98 if HAS_INT8_VNNI else 0.9)
 
 
 def test_keras_digits_through_tf2onnx_static_int8_is_a_quarter_and_agrees(cache: Path, tmp_path: Path) -> None:

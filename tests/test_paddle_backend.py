@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from host_cpu import HAS_INT8_VNNI
 
 from recipecc.engine import RunOutcome, run_recipe
 from recipecc.plan import build_plan
@@ -125,7 +126,10 @@ def test_user_inference_model_with_odd_names_and_dynamic_shape(tmp_path: Path, s
     )
     fp32, int8 = stage(outcome, "baseline"), stage(outcome, "int8")
     assert outcome.results["quality_metric"] == "top1"  # a user's model is scored against the dataset's labels
-    assert int8["metrics"]["top1_agreement"] >= 0.9 and int8["metrics"]["cosine"] > 0.95
+    # An untrained net (near-equal logits): 0.94 agreement / 0.999 cosine in PaddleSlim's fake-quant simulation (what
+    # exact int8 kernels compute), 0.80 / 0.92 in oneDNN on an AVX2-only CPU, whose int16 pair sums saturate.
+    agreement, cosine = (0.9, 0.95) if HAS_INT8_VNNI else (0.75, 0.9)
+    assert int8["metrics"]["top1_agreement"] >= agreement and int8["metrics"]["cosine"] > cosine
     assert fp32["size_bytes"] / int8["size_bytes"] > 2.0
     assert all(row["median_ms"] > 0 for row in int8["latency"])
 
@@ -136,6 +140,71 @@ def test_user_inference_model_with_odd_names_and_dynamic_shape(tmp_path: Path, s
     again = run(shared_cache, tmp_path / "r2", "model=file", f"model.path={legacy}", "model.input_shape=[1,1,8,8]",
                 "strategy=none")  # fmt: skip
     assert stage(again, "baseline")["metrics"]["top1"] == fp32["metrics"]["top1"]
+
+
+@pytest.mark.backend
+def test_onednn_int8_saturates_exactly_when_the_cpu_lacks_vnni(tmp_path: Path) -> None:
+    """ReLU then a 1x1 convolution over 8 channels with all weights 1, fed ones: int8 is exact here (u8 255 x s8 127
+    per product), so Paddle Inference must return 8.0 where oneDNN accumulates in int32 (VNNI), and 4 x 32767 /
+    (255 x 127) where each pair of products saturates an int16 (AVX2 ``vpmaddubsw``). The int8 bounds of the other
+    tests follow from which of the two this machine does (tests/host_cpu.py)."""
+    probe = tmp_path / "probe.py"  # a file, not -c: paddle.jit.save reads the layer's source
+    probe.write_text(
+        textwrap.dedent(
+            f"""
+            import zlib
+            import numpy as np, paddle, paddle.inference as pi
+            from paddleslim.quant import quant_post_static
+            from recipecc.passes.quiet import quiet_stdout
+
+            class Net(paddle.nn.Layer):
+                def __init__(self):
+                    super().__init__()
+                    ones = paddle.ParamAttr(initializer=paddle.nn.initializer.Constant(1.0))
+                    self.conv = paddle.nn.Conv2D(8, 1, 1, weight_attr=ones, bias_attr=False)
+
+                def forward(self, x):
+                    return self.conv(paddle.nn.functional.relu(x))
+
+            spec = [paddle.static.InputSpec([None, 8, 4, 4], "float32", "x")]
+            paddle.jit.save(Net(), "{tmp_path}/fp32/inference", input_spec=spec)
+            ones = np.ones((8, 8, 4, 4), np.float32)
+
+            class Calibration(paddle.io.Dataset):
+                def __len__(self):
+                    return len(ones)
+
+                def __getitem__(self, index):
+                    return (ones[index],)
+
+            paddle.enable_static()
+            with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
+                feed = paddle.static.data("x", [-1, 8, 4, 4], "float32")
+            loader = paddle.io.DataLoader(Calibration(), feed_list=[feed], batch_size=4, return_list=False,
+                                          places=paddle.CPUPlace())
+            with quiet_stdout():
+                quant_post_static(executor=paddle.static.Executor(paddle.CPUPlace()), model_dir="{tmp_path}/fp32",
+                                  model_filename="inference.pdmodel", params_filename="inference.pdiparams",
+                                  quantize_model_path="{tmp_path}/int8", save_model_filename="inference.pdmodel",
+                                  save_params_filename="inference.pdiparams", data_loader=loader, batch_size=4,
+                                  batch_nums=2, algo="abs_max", weight_quantize_type="channel_wise_abs_max",
+                                  onnx_format=True)
+            paddle.disable_static()
+            config = pi.Config("{tmp_path}/int8/inference.pdmodel", "{tmp_path}/int8/inference.pdiparams")
+            config.disable_glog_info()
+            config.enable_mkldnn()
+            config.enable_mkldnn_int8()
+            with quiet_stdout():
+                predictor = pi.create_predictor(config)
+                predictor.get_input_handle("x").copy_from_cpu(ones[:1])
+                predictor.run()
+            print(float(predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu().ravel()[0]))
+            """
+        )
+    )
+    proc = subprocess.run([sys.executable, str(probe)], check=True, capture_output=True, text=True)
+    value = float(proc.stdout.split()[-1])
+    assert value == pytest.approx(8.0 if HAS_INT8_VNNI else 4 * 32767 / (255 * 127), rel=1e-4)
 
 
 @pytest.mark.backend
@@ -208,8 +277,9 @@ def test_mobilenet_v1_int8_has_the_reference_sizes(tmp_path: Path) -> None:
     # PaddleX model library: 17 MB -> 4.4 MB (MobileNetV1, 1000 classes)
     assert 16.5e6 <= fp32["size_bytes"] <= 17.5e6
     assert 4.3e6 <= int8["size_bytes"] <= 4.8e6
-    # untrained but batch-norm-calibrated: int8 must still agree with fp32, and top-1 on digits is not reported
-    assert int8["metrics"]["top1_agreement"] >= 0.9 and int8["metrics"]["cosine"] > 0.99
+    # untrained but batch-norm-calibrated: int8 must still agree with fp32, and top-1 on digits is not reported;
+    # cosine 0.986 on an AVX2-only CPU, whose oneDNN int8 kernels saturate int16 pair sums (tests/host_cpu.py)
+    assert int8["metrics"]["top1_agreement"] >= 0.9 and int8["metrics"]["cosine"] > (0.99 if HAS_INT8_VNNI else 0.98)
     assert "top1" not in int8["metrics"]
     results = json.loads((outcome.run_dir / "results.json").read_text())
     assert results["quality_metric"] == "top1_agreement"
@@ -236,7 +306,10 @@ def test_layer_catalog_matches_the_models() -> None:
                 shapes = {"digits_cnn": [1, 32, 32]}
                 print(json.dumps({
                     arch: prunable_convolutions(build_model(arch, shapes.get(arch, [3, 224, 224]), 10, 1.0))
-                    for arch in ("digits_cnn", "mobilenet_v1", "mobilenet_v2", "resnet50", "deeplabv3_mnv2", "fastscnn")
+                    for arch in (
+                        "digits_cnn", "mobilenet_v1", "mobilenet_v2", "resnet50", "deeplabv3_mnv2", "fastscnn",
+                        "yolov3_mobilenet_v1", "yolov3_resnet34",
+                    )
                 }))
                 """
             ),

@@ -87,10 +87,14 @@ def evaluate(
         labels = data.get("y_test")
         labelled = labels is not None and len(labels) > 0 and int(np.min(labels)) >= 0
     evaluator = None
+    # what decoding raw outputs needs (a detector's decoder), passed to the task's evaluator and keep()
+    decoding = {k: params[k] for k in ("decoder", "num_classes") if "decoder" in params and k in params}
     if labelled:
         evaluator = module.Evaluator(
             num_classes=params.get("num_classes") or data_meta.get("num_classes"),
             ignore_index=int(params.get("ignore_index", data_meta.get("ignore_index", 255))),
+            category_ids=data_meta.get("category_ids"),
+            **{k: v for k, v in decoding.items() if k != "num_classes"},
         )
     kept: dict[str, list[NDArray[Any]]] = {}
     channels_last = data_meta.get("layout") == "NHWC"
@@ -103,7 +107,7 @@ def evaluate(
                 evaluator.update(outputs, targets)
             except ValueError as exc:
                 raise PassFailure(f"cannot score the {task} model: {exc}") from None
-        for name, value in module.keep(outputs, list(output_names)).items():
+        for name, value in module.keep(outputs, list(output_names), **decoding).items():
             kept.setdefault(name, []).append(value)
     ours = {name: np.concatenate(parts) for name, parts in kept.items()}
     np.savez(out_dir / OUTPUTS_FILE, **ours)
@@ -131,5 +135,7 @@ def evaluate(
             "outputs": details,
             "headline_output": next(iter(details), None),
             **(evaluator.details() if evaluator is not None else {}),
+            # files the task wrote beside the kept outputs (detection: the COCO results file), relative to out_dir
+            **({"files": evaluator.files(out_dir)} if evaluator is not None and hasattr(evaluator, "files") else {}),
         },
     }

@@ -18,7 +18,16 @@ from numpy.typing import NDArray
 
 from recipecc.datasets.errors import DatasetFormatError
 
-__all__ = ["DetectionSample", "DetectionSet", "batches", "read_image", "to_coco_gt"]
+__all__ = [
+    "TARGET_COLUMNS",
+    "DetectionSample",
+    "DetectionSet",
+    "batches",
+    "pack_targets",
+    "read_image",
+    "to_coco_gt",
+    "unpack_targets",
+]
 
 
 @dataclass(frozen=True)
@@ -95,3 +104,44 @@ def batches(samples: Sequence[DetectionSample], batch_size: int) -> Iterator[lis
     """Consecutive slices of ``samples``: callers read pixels one batch at a time."""
     for start in range(0, len(samples), batch_size):
         yield list(samples[start : start + batch_size])
+
+
+#: columns of a packed target row: box in original pixels, class index (-1: padding), ignore flag
+TARGET_COLUMNS = ("x0", "y0", "x1", "y1", "label", "ignore")
+
+
+def pack_targets(samples: Sequence[DetectionSample], max_boxes: int) -> NDArray[np.float32]:
+    """The detection targets of ``samples`` as one fixed-shape array (so they stream like any other array).
+
+    Shape ``(N, 1 + max_boxes, 6)``: row 0 is ``(image_id, width, height, 0, 0, 0)``; rows 1.. are
+    ``(x0, y0, x1, y1, label, ignore)`` in the original image's pixels, ``label = -1`` where there is no box.
+    Images with more than ``max_boxes`` boxes keep the first ``max_boxes``.
+    """
+    packed = np.zeros((len(samples), 1 + max_boxes, len(TARGET_COLUMNS)), dtype=np.float32)
+    packed[:, 1:, 4] = -1
+    for i, sample in enumerate(samples):
+        packed[i, 0, :3] = (sample.image_id, sample.width, sample.height)
+        n = min(len(sample.boxes), max_boxes)
+        packed[i, 1 : 1 + n, :4] = sample.boxes[:n]
+        packed[i, 1 : 1 + n, 4] = sample.labels[:n]
+        packed[i, 1 : 1 + n, 5] = sample.ignore[:n]
+    return packed
+
+
+def unpack_targets(packed: NDArray[Any]) -> list[DetectionSample]:
+    """The samples (without image paths) of :func:`pack_targets`' array."""
+    samples = []
+    for row in np.asarray(packed, dtype=np.float32):
+        real = row[1:, 4] >= 0
+        samples.append(
+            DetectionSample(
+                image_id=int(row[0, 0]),
+                path=Path(),
+                width=int(row[0, 1]),
+                height=int(row[0, 2]),
+                boxes=row[1:][real, :4].copy(),
+                labels=row[1:][real, 4].astype(np.int64),
+                ignore=row[1:][real, 5] > 0,
+            )
+        )
+    return samples

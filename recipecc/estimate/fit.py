@@ -142,6 +142,15 @@ def load_observations(paths: Sequence[Path]) -> tuple[list[Observation], list[st
                     source,
                 )
             )
+    for path in sorted(paths):
+        for pair in (yaml.safe_load(path.read_bytes()) or {}).get("precision_ratios", []):
+            for precision in ("fp32", "int8"):
+                observations.append(
+                    Observation(
+                        pair["device"], pair["runtime"], pair["abi"], pair["model"], precision, int(pair["threads"]),
+                        float(pair[f"{precision}_ms"]), 0.0, f"{path.name}:ratio",
+                    )
+                )  # fmt: skip
     usable = []
     for obs in observations:
         if builtin_table(obs.model) is None:
@@ -264,6 +273,9 @@ def fit(observations: Sequence[Observation]) -> dict[str, Any]:
     coef = space.coef(result.x)
     # other runtimes: one scale per device/runtime from their own cells (few rows: reported as such)
     coef["cell_scale"] = {}
+    coef["runtime_prec"] = {}
+    ratio_rows = [o for o in observations if o.source.endswith(":ratio")]
+    observations = [o for o in observations if not o.source.endswith(":ratio")]
     by_cell: dict[str, list[float]] = {}
     for _ in range(8):  # the memory and overhead terms do not scale with throughput: iterate to the fixed point
         by_cell.clear()
@@ -276,6 +288,16 @@ def fit(observations: Sequence[Observation]) -> dict[str, Any]:
             )
         for key, values in by_cell.items():
             coef["cell_scale"][key] = coef["cell_scale"].get(key, 0.0) - float(np.mean(values))
+    # precision_ratios: how much faster int8 runs than fp32 on a runtime, from pairs measured on one model (the
+    # ratio holds even where the model's absolute figures are not used)
+    for fp32 in [o for o in ratio_rows if o.precision == "fp32"]:
+        int8 = next(o for o in ratio_rows if o.precision == "int8" and (o.device, o.model) == (fp32.device, fp32.model))
+        table = _table(fp32.model, 0.0) or {}
+        predicted = predict_ms(coef, layer_features(table, "int8"), int8.cell) / predict_ms(
+            coef, layer_features(table, "fp32"), fp32.cell
+        )
+        key = f"{int8.runtime}/{precision_class(int8.cell)}"
+        coef["runtime_prec"][key] = math.log(predicted) - math.log(int8.ms / fp32.ms)
     for _ in range(8):
         for obs in observations:
             if obs.runtime != "paddle_lite" and obs.cell.processor == "gpu" and precision_class(obs.cell) != "fp32":
@@ -329,7 +351,8 @@ def _held_out(observations: Sequence[Observation], key: Callable[[Observation], 
 
 
 def evaluate(coef: dict[str, Any], observations: Sequence[Observation], held_out: bool = True) -> dict[str, Any]:
-    rows = _errors(coef, observations)
+    """Errors on the absolute calibration rows (precision-ratio pairs only fix a ratio: not scored here)."""
+    rows = _errors(coef, [o for o in observations if not o.source.endswith(":ratio")])
     by_cell: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_cell.setdefault(f"{row['device']}/{row['runtime']}", []).append(row)

@@ -132,6 +132,7 @@ def throughput_log(coef: Mapping[str, Any], cell: Cell) -> tuple[float, bool]:
     value = float(device_base) + _get(coef["abi"], cell.abi, 0.0) + _get(coef["prec"], pclass, 0.0)
     value += _get(coef["dev_prec"], f"{cell.device.name}/{pclass}", 0.0)
     value += _get(coef["runtime"], cell.runtime, 0.0)
+    value += _get(coef.get("runtime_prec", {}), f"{cell.runtime}/{pclass}", 0.0)
     key = f"{cell.device.name}/{cell.runtime}"
     value += _get(coef["cell_scale"], key, 0.0)
     return value, calibrated or key in coef["cell_scale"]

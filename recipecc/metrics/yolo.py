@@ -14,7 +14,31 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["YoloDecoder", "nms"]
+__all__ = ["ANCHORS_608", "ANCHOR_MASKS", "YoloDecoder", "anchors_for", "nms", "yolov3_decoder_spec"]
+
+#: COCO anchors (w, h) in pixels of a 608x608 input, PaddleDetection's ``yolov3`` configs
+ANCHORS_608 = (
+    (10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119), (116, 90), (156, 198), (373, 326),
+)  # fmt: skip
+#: which anchors each output level uses, deepest (stride 32) first
+ANCHOR_MASKS = ((6, 7, 8), (3, 4, 5), (0, 1, 2))
+
+
+def anchors_for(input_size: int) -> list[tuple[int, int]]:
+    """The anchors in pixels of an ``input_size`` square input: COCO's at 608, scaled in proportion and rounded
+    to whole pixels (Paddle's ``yolo_loss`` takes integers; decoding uses the same values)."""
+    scale = input_size / 608.0
+    return [(max(1, round(w * scale)), max(1, round(h * scale))) for w, h in ANCHORS_608]
+
+
+def yolov3_decoder_spec(input_size: int) -> dict[str, object]:
+    """What :func:`recipecc.tasks.detection.decoder` needs to decode a YOLOv3 of this input size (plan data)."""
+    return {
+        "kind": "yolov3",
+        "anchors": [list(pair) for pair in anchors_for(input_size)],
+        "masks": [list(m) for m in ANCHOR_MASKS],
+        "input_size": input_size,
+    }
 
 
 def _sigmoid(x: NDArray[Any]) -> NDArray[np.float32]:
@@ -86,8 +110,8 @@ class YoloDecoder:
                 scores = conf[:, None] * _sigmoid(m[:, 5:])  # A, C, H, W
                 scores = np.where(conf[:, None] < self.conf_threshold, 0.0, scores)
                 boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)  # A, H, W, 4
-                boxes[..., 0::2] = np.clip(boxes[..., 0::2], 0, img_w - 1)
-                boxes[..., 1::2] = np.clip(boxes[..., 1::2], 0, img_h - 1)
+                boxes[..., 0::2] = np.clip(boxes[..., 0::2], 0, img_w)
+                boxes[..., 1::2] = np.clip(boxes[..., 1::2], 0, img_h)
                 all_boxes[i].append(boxes.reshape(-1, 4))
                 all_scores[i].append(scores.transpose(0, 2, 3, 1).reshape(-1, self.num_classes))
         results = []

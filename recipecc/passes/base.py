@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["TASK_KEYS", "PassContext", "PassFailure", "TrainSettings", "progress", "read_artifact", "task_of"]
 
 #: the parameters the planner gives passes that train or score a model for its task (``PlanBuilder.task_params``)
-TASK_KEYS = ("task", "num_classes", "ignore_index", "threshold")
+TASK_KEYS = ("task", "num_classes", "ignore_index", "threshold", "decoder")
 
 
 def task_of(params: Mapping[str, Any]) -> dict[str, Any]:

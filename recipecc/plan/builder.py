@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recipecc.plan.cache import cache_key, fingerprint_path, tool_versions
+from recipecc.plan.data_detection import DETECTION_DATASETS, detection_params
 from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS, segmentation_params
 from recipecc.plan.graph import Check, PlanNode
 from recipecc.plan.measurement import measurement_params
@@ -93,6 +94,8 @@ class PlanBuilder:
         data = self.recipe.dataset
         if data.name in SEGMENTATION_DATASETS:
             return self.add("data", "data.segmentation", segmentation_params(self, layout))
+        if data.name in DETECTION_DATASETS:
+            return self.add("data", "data.detection", detection_params(self, layout, self.input_size))
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
         model = self.recipe.model
         if data.name == "digits":
@@ -135,12 +138,26 @@ class PlanBuilder:
             return ARCHITECTURES[model.arch].task
         return "classification" if self.recipe.dataset.name == "digits" else "auto"
 
+    @property
+    def input_size(self) -> int:
+        """The square input of a detector: ``model.input_size``, else its reference 608 (YOLOv3), else the file's."""
+        model = self.recipe.model
+        if model.input_size is not None:
+            return int(model.input_size)
+        if model.arch == "file" and model.input_shape:
+            return int(model.input_shape[-1])
+        return 608
+
     def task_params(self) -> dict[str, Any]:
         """What evaluation passes need to know about the task (every bench node, sensitivity, training)."""
         model, data = self.recipe.model, self.recipe.dataset
         params: dict[str, Any] = {"task": self.task}
         if self.task == "segmentation":
             params |= {"num_classes": model.num_classes, "ignore_index": data.ignore_index}
+        if self.task == "detection":
+            from recipecc.metrics.yolo import yolov3_decoder_spec
+
+            params |= {"num_classes": model.num_classes, "decoder": yolov3_decoder_spec(self.input_size)}
         if model.threshold is not None:
             params["threshold"] = model.threshold
         return params

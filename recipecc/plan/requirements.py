@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recipecc.plan.builder import PlanBuilder
+from recipecc.plan.data_detection import DETECTION_DATASETS
 from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import ModelConfig, RecipeConfig
@@ -26,8 +27,10 @@ __all__ = ["STRATEGY_SECTIONS", "ModelInput", "check_strategy_carried", "data_no
 _IMAGENET_ARCHS = ("mobilenet_v1", "mobilenet_v2", "resnet50")
 #: segmentation architectures: colour images, downsampled 32x at most (then upsampled back)
 _SEGMENTATION_ARCHS = ("deeplabv3_mnv2", "fastscnn")
+#: detection architectures: colour images, downsampled 32x (their deepest head level)
+_DETECTION_ARCHS = ("yolov3_mobilenet_v1", "yolov3_resnet34")
 #: architectures without a width multiplier (both frameworks refuse model.width != 1 for them)
-_FIXED_WIDTH = ("resnet50",)
+_FIXED_WIDTH = ("resnet50", "yolov3_resnet34")
 #: the strategy sections a plan node must carry out when set (``finetune`` is part of prune, and says when skipped)
 STRATEGY_SECTIONS = ("prune", "sensitivity", "quant", "search")
 
@@ -64,7 +67,7 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
         else:
             channels = 3 if framework == "paddle" else 1
         return ModelInput(framework, layout, channels, 1)
-    imagenet = model.arch in _IMAGENET_ARCHS or model.arch in _SEGMENTATION_ARCHS
+    imagenet = model.arch in _IMAGENET_ARCHS or model.arch in _SEGMENTATION_ARCHS or model.arch in _DETECTION_ARCHS
     return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
 
 
@@ -81,6 +84,26 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
             valid="1.0 (mobilenet_v1 / mobilenet_v2 take other widths)",
         )
     imagenet = arch in _IMAGENET_ARCHS
+    if data.name in DETECTION_DATASETS:  # colour images resized to the detector's square input
+        if need.channels not in (None, 3):
+            raise RecipeError(
+                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
+                key="dataset",
+                value=data.name,
+                valid="a model that takes colour images",
+            )
+        if b.input_size < need.min_size or b.input_size % 32:
+            raise RecipeError(
+                f"{who} needs a square input that is a multiple of 32, model.input_size is {b.input_size}",
+                key="model.input_size",
+                value=b.input_size,
+                valid="a multiple of 32, e.g. 320, 416, 608",
+            )
+        node = b.dataset(need.layout, channels=3)
+        b.check(
+            "input", "ok", f"{data.name}: {need.layout}, 3 channels, {b.input_size}x{b.input_size}: what {who} takes"
+        )
+        return node
     if data.name in SEGMENTATION_DATASETS:  # colour images at model.input_size / dataset.size (checked there)
         if need.channels not in (None, 3):
             raise RecipeError(

@@ -105,6 +105,16 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("mobilenet_v2", ("paddle", "tf"), "classification", "MobileNetV2; `width` is its scale/alpha"),
         Architecture("resnet50", ("paddle", "tf"), "classification", "ResNet-50"),
         Architecture(
+            "yolov3_mobilenet_v1",
+            ("paddle",),
+            "detection",
+            "YOLOv3 (PaddleDetection's FPN neck and head) on MobileNetV1; 608x608 unless model.input_size; "
+            "`width` scales backbone and neck",
+        ),
+        Architecture(
+            "yolov3_resnet34", ("paddle",), "detection", "YOLOv3 on ResNet-34; 608x608 unless model.input_size"
+        ),
+        Architecture(
             "deeplabv3_mnv2",
             ("paddle", "tf"),
             "segmentation",
@@ -128,6 +138,10 @@ MODEL_FORMATS: dict[str, str] = {
 DATASETS: dict[str, str] = {
     "digits": "scikit-learn's handwritten digits (1,797 real 8x8 images, 10 classes), upscaled to image_size",
     "image_folder": "a folder of jpg/png images (recursively); labelled when its sub-folders name the classes",
+    "shapes_voc": "the generated shapes set (4 classes, boxes) written and read as Pascal VOC; or dataset.root=VOC",
+    "shapes_coco": "the generated shapes set (4 classes, boxes) written and read as COCO; or dataset.root=COCO",
+    "voc": "a Pascal VOC detection set under dataset.root (Annotations, JPEGImages, ImageSets/Main/<split>.txt)",
+    "coco": "a COCO detection set under dataset.root (annotations/instances_<split>.json + images)",
     "segmentation": "a label-map set under dataset.root: VOC, Cityscapes or PaddleSeg file lists (ignore index 255)",
     "shapes_seg": "the generated shapes set's label maps (background + 4 shapes, 255 borders), written on the fly",
 }

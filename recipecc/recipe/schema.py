@@ -112,6 +112,10 @@ class DatasetConfig:
     split: Optional[str] = None
     train_split: Optional[str] = None
     ignore_index: int = 255
+    #: detection (COCO): the evaluation split's instances file and image folder, when not the usual places
+    #: (``annotations/instances_<split>.json``; ``<split>/``, ``images/<split>/`` or ``JPEGImages/``)
+    annotations: Optional[str] = None
+    image_dir: Optional[str] = None
 
 
 @dataclass

@@ -33,12 +33,20 @@ DEFAULT_INPUTS: dict[str, tuple[int, int, int]] = {
     "resnet50": (3, 224, 224),
     "digits_cnn": (1, 32, 32),
     "yolov3_mobilenet_v1": (3, 608, 608),
+    "yolov3_resnet34": (3, 608, 608),
     "deeplabv3_mnv2": (3, 769, 769),  # PaddleSeg's Cityscapes crop
     "fastscnn": (3, 1024, 2048),  # Cityscapes at full resolution
 }
 #: classes of the head the table is generated with (COCO's 80 for detectors: PaddleDetection's default;
 #: Cityscapes' 19 for segmentation)
-_CLASSES = {"digits_cnn": 10, "yolov3_mobilenet_v1": 80, "yolov3_r34": 80, "deeplabv3_mnv2": 19, "fastscnn": 19}
+_CLASSES = {
+    "digits_cnn": 10,
+    "yolov3_mobilenet_v1": 80,
+    "yolov3_resnet34": 80,
+    "yolov3_r34": 80,
+    "deeplabv3_mnv2": 19,
+    "fastscnn": 19,
+}
 _PASS_THROUGH = {
     "batch_norm",
     "relu",
@@ -229,7 +237,9 @@ def write_table(
     if arch.startswith("yolov3_"):
         from recipecc.passes.paddle.yolov3 import YOLOv3
 
-        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_r34": "resnet34"}[arch]
+        backbone = {"yolov3_mobilenet_v1": "mobilenet_v1", "yolov3_resnet34": "resnet34", "yolov3_r34": "resnet34"}[
+            arch
+        ]
         model = YOLOv3(backbone, classes, width)
     else:
         model = build_model(arch, input_shape, classes, width)

@@ -52,6 +52,12 @@ def build_model(
 ) -> nn.Layer:
     """A freshly initialised model of a registered architecture; ``input_shape`` is (C, H, W)."""
     channels, height, _ = input_shape
+    if arch.startswith("yolov3_"):
+        from recipecc.passes.paddle.yolov3 import YOLOv3
+
+        if channels != 3:
+            raise ValueError(f"{arch} takes 3-channel images, the data has {channels}")
+        return YOLOv3(arch.removeprefix("yolov3_"), num_classes, width)
     if arch in ("deeplabv3_mnv2", "fastscnn"):
         from recipecc.passes.paddle.segmentation_models import build_segmentation_model
 
@@ -76,8 +82,16 @@ def build_model(
 
 
 def prunable_convolutions(model: nn.Layer) -> list[str]:
-    """Layer paths of the convolutions filter pruning may select (grouped/depthwise ones follow their producer)."""
-    return [path for path, layer in model.named_sublayers() if isinstance(layer, nn.Conv2D) and layer._groups == 1]
+    """Layer paths of the convolutions filter pruning may select (grouped/depthwise ones follow their producer).
+
+    A model's ``fixed_output_layers`` (a detector's prediction convolutions, whose channels are box coordinates and
+    class scores) are never selectable."""
+    fixed = set(getattr(model, "fixed_output_layers", ()))
+    return [
+        path
+        for path, layer in model.named_sublayers()
+        if isinstance(layer, nn.Conv2D) and layer._groups == 1 and path not in fixed
+    ]
 
 
 def describe(model: nn.Layer, input_shape: Sequence[int]) -> dict[str, Any]:

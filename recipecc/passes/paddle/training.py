@@ -40,8 +40,9 @@ def predictions(
     model: nn.Layer, images: NDArray[Any], task: Mapping[str, Any] | None = None, batch_size: int = 32
 ) -> NDArray[Any]:
     """The task's predictions of a dygraph model (classes, label maps), in numpy."""
-    name, _ = _task(task)
+    name, params = _task(task)
     module = task_module(name)
+    decoding = {k: params[k] for k in ("decoder", "num_classes") if "decoder" in params and k in params}
     model.eval()
     chunks = []
     with paddle.no_grad():
@@ -49,7 +50,7 @@ def predictions(
             batch = np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)
             out = model(paddle.to_tensor(batch))
             outputs = [o.numpy() for o in out] if isinstance(out, (list, tuple)) else [out.numpy()]
-            chunks.append(module.predictions(outputs))
+            chunks.append(module.predictions(outputs, **decoding))
     return np.concatenate(chunks)
 
 

@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 from paddle import nn
 from paddle.nn import functional as F
 
+from recipecc.metrics.yolo import ANCHOR_MASKS, ANCHORS_608, anchors_for
+
 __all__ = [
     "ANCHORS_608",
     "ANCHOR_MASKS",
@@ -38,21 +40,9 @@ __all__ = [
     "yolo_loss",
 ]
 
-#: COCO anchors (w, h) in pixels of a 608x608 input, PaddleDetection's ``yolov3`` configs
-ANCHORS_608 = (
-    (10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119), (116, 90), (156, 198), (373, 326),
-)  # fmt: skip
-#: which anchors each output level uses, deepest (stride 32) first
-ANCHOR_MASKS = ((6, 7, 8), (3, 4, 5), (0, 1, 2))
 DOWNSAMPLE = (32, 16, 8)
 #: the layer paths of the output convolutions: their channels are predictions, so pruning must leave them whole
 OUTPUT_LAYERS = ("head.out0", "head.out1", "head.out2")
-
-
-def anchors_for(input_size: int) -> list[tuple[float, float]]:
-    """The anchors in pixels of an ``input_size`` square input (COCO's at 608, scaled)."""
-    scale = input_size / 608.0
-    return [(w * scale, h * scale) for w, h in ANCHORS_608]
 
 
 class ConvBN(nn.Layer):  # type: ignore[misc]
@@ -211,8 +201,7 @@ def yolo_loss(
     ``gt_box`` is ``[N, B, 4]`` centre x, centre y, width, height normalised to the input (zero rows pad), and
     ``gt_label`` ``[N, B]`` int32 class indices.
     """
-    anchors = [round(v) for pair in anchors_for(input_size) for v in pair]
-    anchors = [max(v, 1) for v in anchors]
+    anchors = [v for pair in anchors_for(input_size) for v in pair]
     total = None
     for output, mask, stride in zip(outputs, ANCHOR_MASKS, DOWNSAMPLE, strict=True):
         loss = paddle.vision.ops.yolo_loss(

@@ -31,4 +31,13 @@ SPECS = (
         "write memory-mapped arrays",
         ("numpy", "pillow"),
     ),
+    PassSpec(
+        "data.detection",
+        "local",
+        "recipecc.passes.data.detection:run",
+        "dataset",
+        "Read a VOC / COCO detection set (or generate the shapes set), resize, normalise, write memory-mapped "
+        "arrays, packed boxes and the COCO ground truth of the evaluated images",
+        ("numpy", "pillow", "defusedxml"),
+    ),
 )
