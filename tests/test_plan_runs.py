@@ -216,3 +216,12 @@ def test_every_accepted_plan_runs(tmp_path: Path) -> None:
     problems = [v for o in outcomes if (v := violation(o))]
     assert not problems, f"{len(problems)} of {len(outcomes)} pairs break the rule:\n\n" + "\n\n".join(problems)
     assert sum(o.run == "ok" for o in outcomes) >= 20  # the matrix really ran things
+
+
+def test_segmentation_fidelity_pairs_label_maps_whose_output_names_differ() -> None:
+    """Found by the run matrix: a weight-only twin's output variable has another name than the baseline's."""
+    from recipecc.tasks.segmentation import fidelity
+
+    maps = np.array([[[0, 1], [2, 2]]], dtype=np.uint8)
+    flat, _ = fidelity({"save_infer_model/scale_1.tmp_0": maps}, {"save_infer_model/scale_0.tmp_0": maps})
+    assert flat["pixel_agreement"] == 1.0 and flat["miou_agreement"] == pytest.approx(1.0)

@@ -119,7 +119,10 @@ def fidelity(
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """mIoU of this stage's label maps with the baseline's as the truth, and the fraction of equal pixels."""
     name = next(iter(reference))
-    a, b = ours[name].astype(np.int64), reference[name].astype(np.int64)
+    # one label map each (``keep``), named after the export's output variable, which differs between a model and
+    # its re-exported twin (PaddleSlim's weight-only test model): pair them by position when the names differ
+    mine = ours[name] if name in ours else next(iter(ours.values()))
+    a, b = mine.astype(np.int64), reference[name].astype(np.int64)
     classes = int(max(a.max(initial=0), b.max(initial=0))) + 1
     miou, _ = confusion_iou(confusion_matrix(a, b, classes, ignore_index=-1))
     flat = {"miou_agreement": miou, "pixel_agreement": float((a == b).mean())}
