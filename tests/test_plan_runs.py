@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -209,8 +210,16 @@ def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> Non
 
 
 @pytest.mark.backend
+@pytest.mark.skipif(
+    os.environ.get("RECIPECC_MATRIX") != "1",
+    reason="the full run matrix (every recipe x every target) takes far longer than CI's budget on 2 cores; "
+    "run it by hand: RECIPECC_MATRIX=1 python -m pytest -q tests/test_plan_runs.py -k every_accepted",
+)
 def test_every_accepted_plan_runs(tmp_path: Path) -> None:
-    """The run matrix: every shipped recipe x every shipped target at smoke size; plan-accept <=> run-success."""
+    """The run matrix: every shipped recipe x every shipped target at smoke size; plan-accept <=> run-success.
+
+    Opt-in (``RECIPECC_MATRIX=1``) until it fits CI's budget: see DEVELOPERS.md, "A plan either runs or is refused".
+    """
     outcomes = run_matrix(discover(), tmp_path, processes=2)
     assert len(outcomes) == len(discover())
     problems = [v for o in outcomes if (v := violation(o))]

@@ -118,3 +118,18 @@ def test_the_plan_carries_the_task_to_every_scoring_node() -> None:
             assert node.params["task"] == "segmentation" and node.params["num_classes"] == 5, node.id
     assert plan.node("data").pass_name == "data.segmentation"
     assert any(c.name == "task" and "mIoU" in c.detail for c in plan.checks)
+
+
+def test_renamed_outputs_of_a_reexported_model_are_paired_by_position() -> None:
+    """Paddle names a pruned model's output differently from the baseline's: fidelity must still compare them."""
+    import numpy as np
+
+    from recipecc.tasks import classification
+
+    rng = np.random.RandomState(0)
+    logits = rng.randn(20, 10).astype("float32")
+    flat, details = classification.fidelity(
+        {"save_infer_model/scale_0.tmp_1": logits}, {"save_infer_model/scale_0.tmp_0": logits}
+    )
+    assert flat["top1_agreement"] == 1.0 and flat["cosine"] > 0.999
+    assert details["save_infer_model/scale_0.tmp_0"]["kind"] != "missing"

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.tasks import Task
-from recipecc.tasks.outputs import DEFAULT_THRESHOLD, compare_outputs
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, align_outputs, compare_outputs
 
 __all__ = ["TASK", "Evaluator", "fidelity", "keep", "predictions", "quality_metrics", "score"]
 
@@ -123,7 +123,10 @@ def fidelity(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """The first output's agreement with the baseline (and the requested measures); every output's details."""
+    ours = align_outputs(ours, reference)
     first = next(iter(reference))
+    if first not in ours:
+        raise ValueError(f"the stage has no output '{first}' to compare with the baseline's (it has {list(ours)})")
     flat = quality_metrics(ours[first], None, reference[first], requested)
     _, details = compare_outputs(ours, reference, threshold)
     return flat, details

@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_THRESHOLD", "HEADLINES", "compare_outputs", "compare_tensor", "confusion_iou", "output_kind"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "HEADLINES",
+    "align_outputs",
+    "compare_outputs",
+    "compare_tensor",
+    "confusion_iou",
+    "output_kind",
+]
 
 DEFAULT_THRESHOLD = 0.5
 HEADLINES = {
@@ -107,10 +115,24 @@ def compare_tensor(ours: NDArray[Any], theirs: NDArray[Any], threshold: float = 
     return result | errors
 
 
+def align_outputs(ours: Mapping[str, NDArray[Any]], reference: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    """This stage's outputs under the baseline's output names.
+
+    Output names come from the exporter's variable names, which differ between a model and its re-exported
+    compressed twin (Paddle names a pruned model's output ``save_infer_model/scale_0.tmp_1`` where the baseline's
+    is ``...tmp_0``). When the names do not match but both sides have as many outputs, they are paired by position
+    (exporters keep the order); otherwise only the common names are compared and the rest reported missing.
+    """
+    if all(name in ours for name in reference) or len(ours) != len(reference):
+        return dict(ours)
+    return dict(zip(reference, ours.values(), strict=True))
+
+
 def compare_outputs(
     ours: Mapping[str, NDArray[Any]], reference: Mapping[str, NDArray[Any]], threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     """Every output compared: ``(headline metrics of the first output, per-output details)``."""
+    ours = align_outputs(ours, reference)
     details = {name: compare_tensor(ours[name], reference[name], threshold) for name in reference if name in ours}
     missing = [name for name in reference if name not in ours]
     for name in missing:
