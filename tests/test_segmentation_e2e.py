@@ -62,7 +62,13 @@ def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
     background = score(np.zeros_like(labels), labels, num_classes=5)
     assert baseline["metrics"]["miou"] >= background - 1e-9
     assert pruned["model"]["flops_reduction"] > 0.3  # filters pruned through the residual additions
-    assert 2.5 <= pruned["size_bytes"] / int8["size_bytes"] <= 4.5
+    # int8 stores the weights in a quarter of the bytes, but at width 0.5 and 32x32 the program (which grows with the
+    # quantize/dequantize ops) is a third of the file: the weights file shrinks ~2.7x, the whole model less
+    weights = {
+        s: (tmp_path / "run" / "models" / s / "model.pdiparams").stat().st_size for s in ("pruned", "pruned+int8")
+    }
+    assert 2.5 <= weights["pruned"] / weights["pruned+int8"] <= 4.5
+    assert int8["size_bytes"] < pruned["size_bytes"]
     report = outcome.reports["markdown"].read_text()
     assert "| Stage | Precision | mIoU |" in report and "Per-class IoU" in report
 
