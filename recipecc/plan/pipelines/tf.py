@@ -89,6 +89,8 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
         )
     params = {"path": str(Path(model.path).expanduser().resolve()), "format": fmt}
     params["fingerprint"] = fingerprint_path(model.path)
+    if model.trusted:  # the command line vouched for a Keras file whose Lambda layers run code
+        params["trusted"] = True
     return b.add("load", "tf.load", params), fmt
 
 
