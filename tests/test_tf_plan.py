@@ -118,15 +118,42 @@ def test_illegal_combinations_are_plan_time_errors(overrides: tuple[str, ...], k
     assert error_for(*overrides).key == key
 
 
-def test_a_tflite_file_is_benchmarked_not_recompressed(tmp_path: Path) -> None:
+def test_a_tflite_file_is_quantized_by_ai_edge_quantizer_not_retrained(tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
     model.write_bytes(b"\0\0\0\0TFL3 not parsed further at plan time")
     plan = plan_for("recipe=digits_tflite_smoke", "model=file", f"model.path={model}", "strategy=none")
     assert [n.id for n in plan.nodes] == ["data", "load", "bench.baseline"]
     assert plan.node("load").params["format"] == "tflite"
-    for strategy in ("tflite_int8", "magnitude", "tflite_qat"):
-        err = error_for("recipe=digits_tflite_smoke", "model=file", f"model.path={model}", f"strategy={strategy}")
-        assert "can be benchmarked, not re-compressed" in str(err) and err.key == "strategy"
+    file = ("recipe=digits_tflite_smoke", "model=file", f"model.path={model}")
+    for strategy, recipe, stage in (
+        ("int8", "static_wi8_ai8", ("int8", "int8")),
+        ("tflite_int8", "static_wi8_ai8", ("int8", "int8")),
+        ("tflite_dynamic", "dynamic_wi8_afp32", ("dynamic", "dynamic-int8")),
+    ):
+        plan = plan_for(*file, f"strategy={strategy}")
+        quantize = plan.node("quantize")
+        assert quantize.pass_name == "tf.quantize_file" and stages(plan) == [("baseline", "fp32"), stage]
+        assert any(c.name == "quant.tflite" and recipe in c.detail for c in plan.checks)
+    static = plan_for(*file, "strategy=int8").node("quantize")
+    assert static.params["mode"] == "static" and static.params["calibration_images"] == 256
+    assert static.params["io_type"] == "float" and static.inputs["data"] == "data"
+    weights = plan_for(*file, "strategy=int8", "strategy.quant.tflite.recipe=weight_only_wi8_afp32")
+    assert weights.node("quantize").params["mode"] == "weight_only" and "data" not in weights.node("quantize").inputs
+    assert stages(weights)[1] == ("weight-only", "weight-only-int8")
+    for overrides, key, words in (
+        (("strategy=magnitude",), "strategy", "needs the source model"),
+        (("strategy=tflite_qat",), "strategy", "needs the source model"),
+        (("strategy=tflite_fp16",), "strategy.quant.mode", "int8"),
+        (("strategy=tflite_dynamic", "strategy.quant.io_type=int8"), "strategy.quant.io_type", "dynamic_wi8_afp32"),
+        (("strategy=int8", "strategy.quant.tflite.recipe=static_wi8_ai16"), "strategy.quant.tflite.recipe", "valid"),
+    ):
+        err = error_for(*file, *overrides)
+        assert err.key == key and words in str(err), (overrides, str(err))
+
+
+def test_an_ai_edge_quantizer_recipe_is_refused_for_a_model_the_converter_makes() -> None:
+    err = error_for("recipe=digits_tflite_smoke", "strategy.quant.tflite.recipe=dynamic_wi8_afp32")
+    assert err.key == "strategy.quant.tflite.recipe" and "TFLite converter" in str(err)
 
 
 def test_a_saved_model_converts_but_does_not_train(tmp_path: Path) -> None:
