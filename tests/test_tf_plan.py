@@ -182,3 +182,56 @@ def test_rpi3_plans_with_four_threads_and_an_estimated_latency(tmp_path: Path) -
 def test_delegate_none_reaches_the_benchmark() -> None:
     plan = plan_for("recipe=digits_tflite_smoke", "strategy=none", "target.delegate=none")
     assert plan.bench_nodes[0].params["delegate"] == "none"
+
+
+def tflite_bytes(*, inputs: int = 1, int8_weights: bool = False, custom: str | None = None) -> bytes:
+    """A small TFLite flatbuffer written with LiteRT's own schema classes (no TensorFlow), old-style op codes."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT(), schema.BufferT()]
+    model.buffers[1].data = list(range(16))
+    codes = []
+    for builtin, name in ((3, None), (32, custom)) if custom else ((3, None),):
+        code = schema.OperatorCodeT()
+        code.deprecatedBuiltinCode, code.builtinCode, code.customCode, code.version = builtin, 0, name, 1
+        codes.append(code)
+    model.operatorCodes = codes
+    tensors = []
+    for i in range(inputs):
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = f"image{i}", [1, 8, 8, 1], 0, 0
+        tensors.append(tensor)
+    weight = schema.TensorT()
+    weight.name, weight.shape, weight.buffer = "kernel", [4, 1, 2, 2], 1
+    weight.type = schema.TensorType.INT8 if int8_weights else schema.TensorType.FLOAT32
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs = [*tensors, weight], list(range(inputs)), [inputs]
+    model.subgraphs = [graph]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def test_the_plan_reads_a_tflite_file_without_litert(tmp_path: Path) -> None:
+    from recipecc.recipe.tflite_file import read_tflite
+
+    plain, two, quantized, custom = (tmp_path / f"{n}.tflite" for n in ("plain", "two", "quantized", "custom"))
+    plain.write_bytes(tflite_bytes())
+    two.write_bytes(tflite_bytes(inputs=2))
+    quantized.write_bytes(tflite_bytes(int8_weights=True))
+    custom.write_bytes(tflite_bytes(custom="Landmarks2TransformMatrix"))
+    facts = read_tflite(plain)
+    assert facts is not None and facts.inputs == [("image0", "float32")] and facts.integer_weights == 0
+    assert read_tflite(quantized).integer_weights == 1  # type: ignore[union-attr]
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(plain.read_bytes()[:40])
+    assert read_tflite(truncated) is None
+    file = ("recipe=digits_tflite_smoke", "model=file")
+    err = error_for(*file, f"model.path={quantized}", "strategy=int8")
+    assert err.key == "strategy" and "quantized already (1 weight tensors" in str(err)
+    err = error_for(*file, f"model.path={two}", "strategy=int8")
+    assert err.key == "strategy.quant.mode" and "2 inputs (image0, image1)" in str(err)
+    assert plan_for(*file, f"model.path={two}", "strategy=tflite_dynamic").node("quantize").params["mode"] == "dynamic"
+    checks = {c.name: c for c in plan_for(*file, f"model.path={custom}", "strategy=none").checks}
+    assert checks["custom_ops"].status == "warn" and "Landmarks2TransformMatrix" in checks["custom_ops"].detail

@@ -23,6 +23,7 @@ from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.tflite_file import read_tflite
 
 __all__ = ["build", "detect_format"]
 
@@ -215,7 +216,7 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 valid="float, or mode ptq_static / qat",
             )
         if quant.mode == "ptq_static":
-            b.check("calibration", "ok", "TFLite converter calibration: min/max (strategy.quant.algo does not apply)")
+            b.check("calibration", "ok", "TFLite converter calibration: min/max")
 
 
 #: ai-edge-quantizer recipe -> (tf.quantize_file mode, stage name, precision)
@@ -246,6 +247,24 @@ def _check_file_quant(b: PlanBuilder) -> None:
             valid=f"{', '.join(_FILE_RECIPE_OF_MODE)}, or strategy.quant.tflite.recipe=weight_only_wi8_afp32",
         )
     recipe = _file_recipe(b)  # (bits other than 8: the target's precision check refuses them)
+    assert b.recipe.model.path is not None
+    facts = read_tflite(b.recipe.model.path)
+    if facts is not None and facts.integer_weights:
+        raise RecipeError(
+            f"model '{b.recipe.model.path}' is quantized already ({facts.integer_weights} weight tensors stored as "
+            "integers): ai-edge-quantizer would leave them as they are",
+            key="strategy",
+            value=b.recipe.strategy.name,
+            valid="strategy=none to benchmark it as it is, or the float .tflite file to quantize",
+        )
+    if facts is not None and recipe == "static_wi8_ai8" and len(facts.inputs) != 1:
+        raise RecipeError(
+            f"model '{b.recipe.model.path}' takes {len(facts.inputs)} inputs "
+            f"({', '.join(name for name, _ in facts.inputs)}): static int8 calibrates single-input models here",
+            key="strategy.quant.mode",
+            value=quant.mode,
+            valid="ptq_dynamic, or strategy.quant.tflite.recipe=weight_only_wi8_afp32 (no calibration)",
+        )
     if quant.io_type == "int8" and recipe != "static_wi8_ai8":
         raise RecipeError(
             f"strategy.quant.io_type = int8 needs a fully integer model; ai-edge-quantizer recipe {recipe} keeps "
@@ -261,8 +280,21 @@ def _check_file_quant(b: PlanBuilder) -> None:
         "quant.tflite",
         "ok",
         f"the .tflite file is quantized by ai-edge-quantizer, recipe {recipe}{calibration} "
-        "(strategy.quant.algo does not apply; strategy.quant.tflite.recipe chooses another recipe)",
+        "(strategy.quant.tflite.recipe chooses another recipe)",
     )
+
+
+def _check_custom_ops(b: PlanBuilder) -> None:
+    """Custom ops need kernels the application registers; LiteRT's Python interpreter has only its own few."""
+    assert b.recipe.model.path is not None
+    facts = read_tflite(b.recipe.model.path)
+    if facts is not None and facts.custom_ops:
+        b.check(
+            "custom_ops",
+            "warn",
+            f"the .tflite file uses custom ops ({', '.join(facts.custom_ops)}): unless LiteRT has their kernels "
+            "(MediaPipe's, for instance, come with MediaPipe), the interpreter cannot load it and the run stops there",
+        )
 
 
 def _quantize_file(b: PlanBuilder, source: Stage, data: str) -> Stage:
@@ -315,6 +347,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
     if recipe.model.input_shape is not None:
         convert["input_shape"] = list(recipe.model.input_shape)
     if fmt == "tflite":
+        _check_custom_ops(b)
         stages = [Stage("baseline", source, "fp32")]
     else:
         stages = [Stage("baseline", b.add("convert", "tf.convert", convert, {"model": source, "data": data}), "fp32")]
