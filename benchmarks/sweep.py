@@ -27,7 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from _common import machine, recipecc_cli, write_result
+from _common import pass_seconds, recipecc_cli, stamp, write_result
 
 RATIOS = "0.3,0.5,0.7"
 
@@ -73,8 +73,7 @@ def sweep(cache: Path, sweep_dir: Path, *args: str) -> dict[str, Any]:
     for n in range(3):
         record = json.loads((sweep_dir / str(n) / "job.json").read_text())
         results = json.loads(Path(record["results"]).read_text())
-        passes = {p["node"]: round(p["seconds"], 1) for p in results["provenance"]["passes"] if not p.get("cached")}
-        jobs.append({**record, "pass_seconds": passes})
+        jobs.append({**record, "pass_seconds": pass_seconds(results, digits=1)})
     started = [dt.datetime.fromisoformat(job["started"]) for job in jobs]
     first = min(started)
     return {
@@ -118,8 +117,7 @@ def main() -> None:
     ideal = ideal_two_workers(jobs)
     data = {
         "what": f"3-point prune-ratio sweep ({RATIOS}) of {recipe}, fresh cache each time",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "overrides": overrides,
         "serial": {
             **serial,
