@@ -95,6 +95,7 @@ def _one(cache: Path, out: Path, arch: str, target: str, rounds: int) -> dict[st
         "recipecc_stage_median_ms": {"fp32": recorded(fp32), "int8": recorded(int8)},
         "quality_vs_fp32": {k: v for k, v in int8.get("metrics", {}).items() if k in ("top1_agreement", "cosine")},
         "build_seconds": round(seconds, 1),
+        "loadavg_after_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -138,7 +139,10 @@ def main() -> None:
     cache = Path(os.environ.get("RECIPECC_CACHE") or Path(tempfile.gettempdir()) / "recipecc-int8-speed-cache")
     out = Path(tempfile.mkdtemp(prefix="int8-speed-"))
     facts = cpu_facts()
-    rows: list[dict[str, Any]] = []
+    measured = {(a, t) for a in args.archs.split(",") for t in args.targets.split(",")}
+    previous = json.loads((RESULTS / "int8_speed.json").read_text()) if (RESULTS / "int8_speed.json").is_file() else {}
+    # rows of other architectures / targets from an earlier run stay (each row is timed within itself)
+    rows: list[dict[str, Any]] = [r for r in previous.get("rows", []) if (r["arch"], r["target"]) not in measured]
     load_before = os.getloadavg()
 
     def save() -> Path:  # after every row: a long run cut short keeps what it measured

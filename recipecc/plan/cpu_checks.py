@@ -33,5 +33,5 @@ def check_int8_cpu(
         "in /proc/cpuinfo: oneDNN's int8 convolutions add each pair of u8 x s8 products into an int16 "
         "(vpmaddubsw) that saturates at 32767, so Paddle Inference's int8 outputs differ more from fp32 here "
         "than on a CPU with VNNI, and int8 runs fewer multiply-adds per instruction; the int8 stage's quality "
-        "and speed below are this machine's, not a VNNI machine's",
+        "and speed in this run are this machine's, not a VNNI machine's",
     )
