@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,10 @@ def test_sensitive_flops_target_lands_within_three_points(tmp_path: Path) -> Non
 
 
 @pytest.mark.backend
+@pytest.mark.skipif(
+    os.environ.get("RECIPECC_MATRIX") != "1",
+    reason="opt-in until its time in CI is measured: RECIPECC_MATRIX=1 python -m pytest -q tests/test_plan_runs.py",
+)
 def test_every_accepted_plan_runs(tmp_path: Path) -> None:
     """The run matrix: every shipped recipe x every shipped target at smoke size; plan-accept <=> run-success.
 
