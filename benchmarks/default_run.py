@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
-from _common import machine, write_result
-
-
-def run(cache: Path, run_dir: Path, *overrides: str) -> tuple[float, dict[str, Any]]:
-    env = {**os.environ, "RECIPECC_CACHE": str(cache)}
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "recipecc.cli", "run", f"hydra.run.dir={run_dir}", *overrides],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    seconds = time.perf_counter() - start
-    return seconds, json.loads((run_dir / "results.json").read_text())
+from _common import machine, recipecc_run, write_result
 
 
 def main() -> None:
     overrides = sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        first_s, first = run(root / "cache", root / "first", *overrides)
-        cached_s, _ = run(root / "cache", root / "cached", *overrides)
+        first_s, first = recipecc_run(root / "cache", root / "first", *overrides)
+        cached_s, _ = recipecc_run(root / "cache", root / "cached", *overrides)
     passes = {p["node"]: round(p["seconds"], 2) for p in first["provenance"]["passes"] if not p["cached"]}
     stages = {
         s["name"]: {

@@ -14,27 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, machine, write_result
-
-
-def recipecc_run(cache: Path, run_dir: Path, *overrides: str) -> tuple[float, dict[str, Any]]:
-    env = {**os.environ, "RECIPECC_CACHE": str(cache)}
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "recipecc.cli", "run", f"hydra.run.dir={run_dir}", *overrides],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start, json.loads((run_dir / "results.json").read_text())
+from _common import RESULTS, machine, recipecc_run, write_result
 
 
 def stage_summary(results: dict[str, Any]) -> dict[str, Any]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import machine, write_result
+from _common import machine, recipecc_run, write_result
 
 GOAL_S = 300.0
 
@@ -26,16 +23,7 @@ def main() -> None:
     overrides = sys.argv[1:] or ["recipe=deeplabv3_mnv2_quant"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = {**os.environ, "RECIPECC_CACHE": str(root / "cache")}
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "recipecc.cli", "run", f"hydra.run.dir={root / 'run'}", *overrides],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        seconds = time.perf_counter() - start
-        results = json.loads((root / "run" / "results.json").read_text())
+        seconds, results = recipecc_run(root / "cache", root / "run", *overrides)
     data = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),

@@ -262,3 +262,59 @@ def test_a_tflite_file_the_default_data_cannot_feed_is_measured_on_inputs_shaped
     assert "shaped like the model's input [1, 64, 64, 3]" in baseline["model"]["measurement_note"]
     assert "shaped like the model's input [1, 64, 64, 3]" in (outcome.run_dir / "report.md").read_text()
     assert outcome.results["title"] == "iris_like.tflite · none on pc_xnnpack"
+
+
+def _as_older_converters_write_it(source: Path, target: Path) -> None:
+    """``source`` the way MediaPipe's files are: operator codes only in the deprecated field, and no signature."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(source)
+    for code in model.operatorCodes:
+        assert code.builtinCode < 127  # the deprecated field is an int8
+        code.deprecatedBuiltinCode, code.builtinCode = code.builtinCode, 0
+    model.signatureDefs = []
+    flatbuffer_utils.write_model(model, target)
+
+
+def test_a_signature_less_tflite_file_is_quantized_to_int8_by_ai_edge_quantizer(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path
+) -> None:
+    """The issue's failure shape: ai-edge-quantizer returned such a file unchanged, and could not calibrate it."""
+    legacy = tmp_path / "legacy.tflite"
+    _as_older_converters_write_it(user_files["tflite"], legacy)
+    overrides = ("model=file", f"model.path={legacy}", "strategy=int8", "bench.metrics=[top1_agreement,cosine]")
+    outcome = run_recipe(recipe_for(cache, *overrides), tmp_path / "run")
+    baseline, int8 = stage(outcome.results, "baseline"), stage(outcome.results, "int8")
+    quantization = int8["model"]["quantization"]
+    prepared = quantization["prepared"]
+    assert prepared["signature_added"] == "serving_default" and prepared["operator_codes_fixed"] >= 3
+    conv = quantization["ops"]["CONV_2D"]
+    assert conv["int8"] == conv["ops"] >= 2  # every convolution computes in int8
+    assert int8["model"]["calibration"]["origin"] == "256 images of the calibration split"
+    assert 3.0 <= baseline["size_bytes"] / int8["size_bytes"] <= 4.5, (baseline["size_bytes"], int8["size_bytes"])
+    assert baseline["metrics"]["top1"] == stage(smoke.results, "baseline")["metrics"]["top1"]  # same function
+    assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
+    assert int8["metrics"]["top1_agreement"] >= 0.97 and int8["metrics"]["cosine"] >= 0.99  # fidelity vs fp32
+    assert "ai-edge-quantizer" in (outcome.run_dir / "report.md").read_text()
+
+
+def test_float16_weights_are_expanded_before_weight_only_int8(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path
+) -> None:
+    """MediaPipe stores most weights as float16 behind DEQUANTIZE ops: folded first, they become int8 weights."""
+    from recipecc.passes.tf.common import load_keras
+    from recipecc.passes.tf.convert import to_tflite
+
+    fp16 = tmp_path / "fp16.tflite"
+    fp16.write_bytes(to_tflite(load_keras(user_files["keras"]), "fp16")[0])
+    overrides = (
+        "model=file",
+        f"model.path={fp16}",
+        "strategy=int8",
+        "strategy.quant.tflite.recipe=weight_only_wi8_afp32",
+    )
+    outcome = run_recipe(recipe_for(cache, *overrides), tmp_path / "run")
+    baseline, weights = stage(outcome.results, "baseline"), stage(outcome.results, "weight-only")
+    assert weights["model"]["quantization"]["prepared"]["constants_folded"]["DEQUANTIZE"] >= 3
+    assert weights["size_bytes"] <= 0.65 * baseline["size_bytes"], (baseline["size_bytes"], weights["size_bytes"])
+    assert weights["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.01

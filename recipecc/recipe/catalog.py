@@ -31,6 +31,7 @@ __all__ = [
     "RUNTIMES",
     "SENSITIVITY_TARGETS",
     "TFLITE_DELEGATES",
+    "TFLITE_FILE_RECIPES",
     "Architecture",
     "Conversion",
     "Runtime",
@@ -275,6 +276,8 @@ QUANT_BITS = (8, 16)
 QUANT_FORMATS = ("qdq", "qoperator")
 QUANT_INT_TYPES = ("uint8", "int8")
 QUANT_IO_TYPES = ("float", "int8")
+#: ai-edge-quantizer recipes for a user's .tflite file (strategy.quant.tflite.recipe)
+TFLITE_FILE_RECIPES = ("auto", "static_wi8_ai8", "dynamic_wi8_afp32", "weight_only_wi8_afp32")
 FINETUNE_OPTIMIZERS = ("momentum", "adam", "sgd")
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")

@@ -29,6 +29,7 @@ __all__ = [
     "SshConfig",
     "StrategyConfig",
     "TargetConfig",
+    "TfliteQuantConfig",
     "TrainConfig",
 ]
 
@@ -171,6 +172,18 @@ class FinetuneConfig:
 
 
 @dataclass
+class TfliteQuantConfig:
+    """Knobs only the TFLite backend understands, under its own key (``strategy.quant.tflite.*``).
+
+    ``recipe``: the ai-edge-quantizer recipe that quantizes a user's ``.tflite`` file (``auto``: from ``mode``:
+    ptq_static -> static_wi8_ai8, ptq_dynamic -> dynamic_wi8_afp32; ``weight_only_wi8_afp32`` stores int8 weights
+    and computes in float). Models recipecc converts itself go through the TFLite converter, which has no recipes.
+    """
+
+    recipe: str = "auto"
+
+
+@dataclass
 class QuantConfig:
     """Quantization.
 
@@ -199,6 +212,7 @@ class QuantConfig:
     io_type: str = "float"
     epochs: int = 1
     lr: float = 0.001
+    tflite: TfliteQuantConfig = field(default_factory=TfliteQuantConfig)
 
 
 @dataclass

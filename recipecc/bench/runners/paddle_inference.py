@@ -2,7 +2,9 @@
 
 fp32 models run with oneDNN; int8 models run with oneDNN *and* its int8 kernels switched on
 (``enable_mkldnn_int8``): without that switch a quantized model runs its fake-quant ops in fp32 and is many times
-slower. Each thread count gets its own predictor (``set_cpu_math_library_num_threads``).
+slower. Each thread count gets its own predictor (``set_cpu_math_library_num_threads``). On a CPU without AVX-512
+the ``self_attention_fuse_pass`` is switched off: Paddle 2.6.2 executes AVX-512 instructions in it unasked and dies
+with SIGILL on attention models such as PP-OCRv4's recognizer (``recipecc/common/cpu.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,18 @@ from numpy.typing import NDArray
 
 from recipecc.bench.evaluation import evaluate, feeds_for
 from recipecc.bench.record import measure_stage
+from recipecc.common.cpu import cpu_facts
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.layer_table import layer_table
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
+
+
+def _skipped_passes() -> list[str]:
+    """IR passes this machine's CPU cannot run (see the module docstring)."""
+    return [] if cpu_facts().avx512f else ["self_attention_fuse_pass"]
 
 
 def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
@@ -35,6 +43,8 @@ def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) 
         config.enable_mkldnn_int8()
     config.set_cpu_math_library_num_threads(threads)
     config.switch_ir_optim(True)
+    for name in _skipped_passes():
+        config.delete_pass(name)
     with quiet_stdout():  # oneDNN int8 passes print their statistics
         return pi.create_predictor(config)
 
@@ -103,7 +113,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
 
     describe = {
         "runtime": f"Paddle Inference {paddle.__version__}",
-        "engine": "oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32",
+        "engine": ("oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32")
+        + "".join(f", without {name} (no AVX-512 here)" for name in _skipped_passes()),
         "batch_size": int(p["batch_size"]),
     }
     return measure_stage(

@@ -155,7 +155,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         source: Any = model_file
         model_shape = input_shape or meta.get("input_shape") or []
     elif meta["format"] == "keras":
-        source = load_keras(model_file)
+        source = load_keras(model_file, trusted=bool(meta.get("trusted")))
         model_shape = input_shape or list(source.input_shape)
     else:
         raise PassFailure(f"tf.convert takes a Keras model or a SavedModel, not '{meta['format']}'")
