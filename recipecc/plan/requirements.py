@@ -51,6 +51,9 @@ class ModelInput:
     size: int | None = None
     #: the input shape the model file declares, when it declares one (shown in the plan)
     declared: tuple[int | None, ...] | None = None
+    #: the data is made as ``declared`` says (Keras files); a .tflite file the data does not fit is fed seeded
+    #: inputs shaped like its own instead (the tflite runner and ai-edge-quantizer's calibration do that)
+    data_follows: bool = True
 
     def describe(self) -> str:
         channels = "any channel count" if self.channels is None else f"{self.channels} channel"
@@ -76,7 +79,9 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
     if model.arch == "file":
         if shape is not None:
             channels = int(shape[-1] if layout == "NHWC" else shape[1])
-        elif framework == "tf" and (declared := _declared_keras_input(model)) is not None:
+        elif framework == "tf" and (declared := _declared_tf_input(model)) is not None:
+            if str(model.path).lower().endswith(".tflite"):
+                return ModelInput(framework, layout, 1, 1, None, tuple(declared), data_follows=False)
             height, width, channels = declared[1], declared[2], declared[3] or 1
             size = height if height is not None and height == width else None
             return ModelInput(framework, layout, channels, 1, size, tuple(declared))
@@ -87,9 +92,9 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
     return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
 
 
-def _declared_keras_input(model: ModelConfig) -> list[int | None] | None:
-    """The NHWC input shape a Keras model file declares (None for other files, or when it declares none)."""
-    if model.path is None or Path(model.path).suffix.lower() not in (".keras", ".h5"):
+def _declared_tf_input(model: ModelConfig) -> list[int | None] | None:
+    """The NHWC input shape a Keras or .tflite file declares (None for other files, or when it declares none)."""
+    if model.path is None or Path(model.path).suffix.lower() not in (".keras", ".h5", ".tflite"):
         return None
     declared = declared_input_shape(model.path)
     return declared if declared is not None and len(declared) == 4 else None
@@ -147,7 +152,19 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 value=data.image_size,
                 valid=f"dataset.image_size >= {need.min_size}" + (" (224 for the ImageNet models)" if imagenet else ""),
             )
-        fixed = need.declared[1:3] if need.declared is not None else ()
+        if need.declared is not None and not need.data_follows:
+            digits = [data.image_size, data.image_size, 1]
+            if any(want is not None and want != have for want, have in zip(need.declared[1:], digits, strict=False)):
+                node = b.dataset(need.layout)
+                b.check(
+                    "input",
+                    "warn",
+                    f"{who} takes {need.describe().split('as ')[-1]}, the digits data are {data.image_size}x"
+                    f"{data.image_size}x1: it is fed seeded random inputs shaped like its own (no quality figure); "
+                    "give images it takes with dataset=image_folder dataset.root=DIR dataset.size=[H, W]",
+                )
+                return node
+        fixed = need.declared[1:3] if need.declared is not None and need.data_follows else ()
         if need.size is None and any(d is not None for d in fixed):
             raise RecipeError(
                 f"{who} declares inputs of {need.describe().split('as ')[-1]}; the digits data are square images "
