@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -25,6 +26,17 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "loadavg_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def stamp() -> dict[str, Any]:
+    """When a result was written and on what machine (the first keys of every result file)."""
+    return {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+
+
+def pass_seconds(results: dict[str, Any], digits: int = 2) -> dict[str, float]:
+    """Seconds of each pass a run executed (cached and failed passes have none), from its ``results.json``."""
+    passes = results["provenance"]["passes"]
+    return {p["node"]: round(p["seconds"], digits) for p in passes if not p.get("cached") and "seconds" in p}
 
 
 def recipecc_cli(cache: Path, *args: str) -> float:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import machine, recipecc_run, write_result
+from _common import pass_seconds, recipecc_run, stamp, write_result
 
 
 def main() -> None:
@@ -17,7 +16,6 @@ def main() -> None:
         root = Path(tmp)
         first_s, first = recipecc_run(root / "cache", root / "first", *overrides)
         cached_s, _ = recipecc_run(root / "cache", root / "cached", *overrides)
-    passes = {p["node"]: round(p["seconds"], 2) for p in first["provenance"]["passes"] if not p["cached"]}
     stages = {
         s["name"]: {
             "top1": s["metrics"]["top1"],
@@ -27,12 +25,11 @@ def main() -> None:
         for s in first["stages"]
     }
     data = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "recipe": first["recipe"],
         "overrides": overrides,
         "first_run_s": round(first_s, 2),
-        "pass_seconds": passes,
+        "pass_seconds": pass_seconds(first),
         "cached_rerun_s": round(cached_s, 2),
         "cached_rerun_ratio": round(cached_s / first_s, 4),
         "stages": stages,

@@ -8,13 +8,12 @@ size and latency, so the README's segmentation figures come from a file, not fro
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import machine, recipecc_run, write_result
+from _common import pass_seconds, recipecc_run, stamp, write_result
 
 GOAL_S = 300.0
 
@@ -25,16 +24,13 @@ def main() -> None:
         root = Path(tmp)
         seconds, results = recipecc_run(root / "cache", root / "run", *overrides)
     data = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "recipe": results["recipe"],
         "overrides": overrides,
         "run_s": round(seconds, 2),
         "goal_s": GOAL_S,
         "within_goal": seconds <= GOAL_S,
-        "pass_seconds": {
-            p["node"]: round(p["seconds"], 2) for p in results["provenance"]["passes"] if not p.get("cached")
-        },
+        "pass_seconds": pass_seconds(results),
         "stages": {
             s["name"]: {
                 "metrics": s["metrics"],

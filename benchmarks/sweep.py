@@ -3,6 +3,7 @@ what two joblib workers change.
 
     python benchmarks/sweep.py                         # the default recipe
     python benchmarks/sweep.py recipe=digits_smoke     # another recipe (any overrides)
+    python benchmarks/sweep.py --reuse-serial DIR      # only the joblib sweep; the serial one from a finished folder
 
 Writes ``benchmarks/results/sweep[_<recipe>].json``: per job its wall time (from its ``job.json``), when it started
 relative to the sweep, and which passes it ran (with their seconds) or took from the cache; then the same sweep with
@@ -27,7 +28,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from _common import machine, recipecc_cli, write_result
+from _common import pass_seconds, recipecc_cli, stamp, write_result
 
 RATIOS = "0.3,0.5,0.7"
 
@@ -69,18 +70,32 @@ def sweep(cache: Path, sweep_dir: Path, *args: str) -> dict[str, Any]:
     cpu_before = _children_cpu_s()
     with LoadSampler() as load:
         wall = recipecc_cli(cache, "run", "-m", f"strategy.prune.ratio={RATIOS}", f"hydra.sweep.dir={sweep_dir}", *args)
+    return {**finished_sweep(sweep_dir), "wall_s": round(wall, 1), "cpu_s": round(_children_cpu_s() - cpu_before, 1),
+            "load_1min_during": load.summary()}  # fmt: skip
+
+
+def reused_sweep(sweep_dir: Path) -> dict[str, Any]:
+    """A finished sweep folder from an earlier run of this script (``--reuse-serial DIR``, when one sweep takes
+    long on a loaded machine): its wall time is from the first job's start to the report's write time (the up-front
+    validation before the first job is not in it); CPU seconds and load were not sampled."""
+    done = finished_sweep(sweep_dir)
+    first = min(dt.datetime.fromisoformat(json.loads((sweep_dir / str(n) / "job.json").read_text())["started"])
+                for n in range(3))  # fmt: skip
+    report = dt.datetime.fromtimestamp((sweep_dir / "sweep.json").stat().st_mtime, dt.timezone.utc)
+    wall = (report - first).total_seconds()
+    return {**done, "wall_s": round(wall, 1), "cpu_s": None, "load_1min_during": None, "reused_from": str(sweep_dir)}
+
+
+def finished_sweep(sweep_dir: Path) -> dict[str, Any]:
+    """Each job's record of a finished 3-job sweep, with the seconds of the passes it ran."""
     jobs = []
     for n in range(3):
         record = json.loads((sweep_dir / str(n) / "job.json").read_text())
         results = json.loads(Path(record["results"]).read_text())
-        passes = {p["node"]: round(p["seconds"], 1) for p in results["provenance"]["passes"] if not p.get("cached")}
-        jobs.append({**record, "pass_seconds": passes})
+        jobs.append({**record, "pass_seconds": pass_seconds(results, digits=1)})
     started = [dt.datetime.fromisoformat(job["started"]) for job in jobs]
     first = min(started)
     return {
-        "wall_s": round(wall, 1),
-        "cpu_s": round(_children_cpu_s() - cpu_before, 1),
-        "load_1min_during": load.summary(),
         "jobs": [
             {
                 "overrides": job["overrides"],
@@ -106,9 +121,12 @@ def ideal_two_workers(serial_jobs: list[dict[str, Any]]) -> float:
 
 def main() -> None:
     overrides = sys.argv[1:]
+    reuse = None
+    if overrides[:1] == ["--reuse-serial"]:
+        reuse, overrides = Path(overrides[1]), overrides[2:]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        serial = sweep(root / "cache-serial", root / "serial", *overrides)
+        serial = reused_sweep(reuse) if reuse else sweep(root / "cache-serial", root / "serial", *overrides)
         joblib = sweep(
             root / "cache-joblib", root / "joblib", *overrides, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"
         )
@@ -118,8 +136,7 @@ def main() -> None:
     ideal = ideal_two_workers(jobs)
     data = {
         "what": f"3-point prune-ratio sweep ({RATIOS}) of {recipe}, fresh cache each time",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "overrides": overrides,
         "serial": {
             **serial,

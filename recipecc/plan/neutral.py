@@ -44,7 +44,7 @@ _KNOB_BACKENDS = {
     "format": ("onnx",),
     "activation_type": ("onnx",),
     "weight_type": ("onnx",),
-    "op_types": ("onnx",),
+    "op_types": ("paddle", "onnx"),
     "exclude_op_types": ("onnx",),
     "exclude_nodes": ("onnx",),
     "weight_per_channel": ("paddle", "onnx"),
