@@ -153,3 +153,27 @@ def test_an_attention_block_that_slices_its_shape_runs_in_int8(tmp_path: Path) -
     model_dir = _export(tmp_path, "svtr", _SVTR_BLOCK)
     int8 = _int8_stage(tmp_path, model_dir, "strategy.quant.algo=avg", "bench.metrics=[top1_agreement,cosine]")
     assert int8["metrics"]["cosine"] > 0.9, int8["metrics"]
+
+
+_AVX2_CPU = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx avx2 fma\n"
+_VNNI_CPU = "processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "warned"), [(_AVX2_CPU, True), (_VNNI_CPU, False)])
+def test_the_plan_warns_about_int8_on_a_cpu_without_vnni(
+    monkeypatch: pytest.MonkeyPatch, cpuinfo: str, warned: bool
+) -> None:
+    from recipecc.common.cpu import parse_cpuinfo
+
+    monkeypatch.setattr("recipecc.plan.cpu_checks.cpu_facts", lambda: parse_cpuinfo(cpuinfo))
+    plan = build_plan(validate_recipe(compose_recipe(["strategy=quant", "target=host"])))
+    found = [c for c in plan.checks if c.name == "int8 cpu"]
+    assert bool(found) == warned
+    if warned:
+        assert found[0].status == "warn"
+        assert "AMD EPYC 7B13, AVX2" in found[0].detail and "avx512_vnni" in found[0].detail
+        assert "saturates" in found[0].detail
+    # fp32 runs, ONNX Runtime and estimated targets get no such warning
+    for overrides in (["strategy=none", "target=host"], ["strategy=quant", "target=host_ort"], ["target=sd855"]):
+        other = build_plan(validate_recipe(compose_recipe(overrides)))
+        assert not [c for c in other.checks if c.name == "int8 cpu"], overrides

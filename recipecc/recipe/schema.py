@@ -194,7 +194,8 @@ class QuantConfig:
     scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
     entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
     (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
-    quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
+    quantized (``op_types`` also on paddle, in Paddle's op names: ``conv2d``, ``matmul_v2``, ...). ``io_type``
+    (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
     """
 
     mode: str = "ptq_static"

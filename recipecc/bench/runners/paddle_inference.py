@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.evaluation import evaluate, feeds_for
+from recipecc.bench.evaluation import evaluate_stage, timing_feeds
 from recipecc.bench.record import measure_stage
 from recipecc.common.cpu import cpu_facts
 from recipecc.passes.base import PassContext, read_artifact
@@ -24,7 +24,7 @@ from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.layer_table import layer_table
 from recipecc.passes.quiet import quiet_stdout
 
-__all__ = ["run"]
+__all__ = ["make_predictor", "run"]
 
 
 def _skipped_passes() -> list[str]:
@@ -32,7 +32,7 @@ def _skipped_passes() -> list[str]:
     return [] if cpu_facts().avx512f else ["self_attention_fuse_pass"]
 
 
-def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
+def make_predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
     import paddle.inference as pi
 
     config = pi.Config(str(model_dir / files[0]), str(model_dir / files[1]))
@@ -83,26 +83,15 @@ def run(ctx: PassContext) -> dict[str, Any]:
     precision, files = str(p["precision"]), list(meta["model_files"])
     threads_list = [int(t) for t in p["threads"]]
 
-    model = _Model(_predictor(model_dir, files, precision, max(threads_list)))
+    model = _Model(make_predictor(model_dir, files, precision, max(threads_list)))
     with quiet_stdout():  # the first run of an int8 predictor prints oneDNN pass statistics
-        evaluation = evaluate(
-            params=p,
-            data=data,
-            data_meta=read_artifact(data_dir),
-            input_names=model.input_names,
-            output_names=model.output_names,
-            predict=model,
-            reference_dir=ctx.inputs.get("reference"),
-            out_dir=ctx.out_dir,
+        evaluation = evaluate_stage(
+            ctx, data, input_names=model.input_names, output_names=model.output_names, predict=model
         )
-    sample = feeds_for(
-        str(p.get("task", "classification")),
-        model.input_names,
-        np.ascontiguousarray(data["x_test"][: int(p["batch_size"])], dtype=np.float32),
-    )
+    sample = timing_feeds(p, model.input_names, data["x_test"], int(p["batch_size"]))
 
     def make_call(threads: int) -> Any:
-        timed = _Model(_predictor(model_dir, files, precision, threads))
+        timed = _Model(make_predictor(model_dir, files, precision, threads))
         with quiet_stdout():
             timed(sample)
 

@@ -101,27 +101,55 @@ def _fold_constants(model: Any, source: Path) -> Counter[str]:
     for op in folded:
         for index in op.outputs:
             value = np.ascontiguousarray(interpreter.get_tensor(int(index)))
-            if value.dtype != np.float32:
+            # a sparse float16 weight is DENSIFY'd to float16, then DEQUANTIZE'd to float32: both fold
+            types = {np.dtype(np.float32): schema.TensorType.FLOAT32, np.dtype(np.float16): schema.TensorType.FLOAT16}
+            if value.dtype not in types:
                 raise PassFailure(
                     f"{source.name}: a {names[int(model.operatorCodes[op.opcodeIndex].builtinCode)]} op of a "
-                    f"constant gives {value.dtype}, not float32; recipecc folds float16 and sparse weights only"
+                    f"constant gives {value.dtype}; recipecc folds float16 and sparse float weights only"
                 )
             buffer = schema.BufferT()
             buffer.data = np.frombuffer(value.tobytes(), dtype=np.uint8)
             model.buffers.append(buffer)
             tensor = graph.tensors[int(index)]
             tensor.buffer = len(model.buffers) - 1
-            tensor.type = schema.TensorType.FLOAT32
+            tensor.type = types[value.dtype]
+            tensor.sparsity = None
     folded_ids = {id(op) for op in folded}
     graph.operators = [op for op in graph.operators if id(op) not in folded_ids]
-    # the float16 / sparse originals are read by nothing now: drop their bytes
-    used = {int(i) for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
-    used |= {int(i) for i in (*graph.inputs, *graph.outputs)}
-    kept_buffers = {graph.tensors[i].buffer for i in used}
-    for i, tensor in enumerate(graph.tensors):
-        if i not in used and tensor.buffer and tensor.buffer not in kept_buffers:
-            model.buffers[tensor.buffer].data = None
+    _drop_unused_tensors(model)
     return Counter(names[int(model.operatorCodes[op.opcodeIndex].builtinCode)] for op in folded)
+
+
+def _drop_unused_tensors(model: Any) -> None:
+    """Remove the main subgraph's tensors no op reads or writes (the float16 / sparse originals of folded weights),
+    and their bytes: the quantizer's calibrator reads every tensor, and an unread one has no data."""
+    graph = model.subgraphs[0]
+
+    def indices(op: Any) -> list[int]:
+        return [int(i) for i in (*op.inputs, *op.outputs, *(op.intermediates or ())) if i >= 0]
+
+    used = sorted(
+        {i for op in graph.operators for i in indices(op)} | {int(i) for i in (*graph.inputs, *graph.outputs)}
+    )
+    new_index = {old: new for new, old in enumerate(used)}
+    dropped = [tensor for i, tensor in enumerate(graph.tensors) if i not in new_index]
+    graph.tensors = [graph.tensors[i] for i in used]
+    for op in graph.operators:
+        op.inputs = [new_index[int(i)] if i >= 0 else -1 for i in op.inputs]
+        op.outputs = [new_index[int(i)] for i in op.outputs]
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = [new_index[int(i)] if i >= 0 else -1 for i in op.intermediates]
+    graph.inputs = [new_index[int(i)] for i in graph.inputs]
+    graph.outputs = [new_index[int(i)] for i in graph.outputs]
+    for signature in model.signatureDefs or ():
+        if int(signature.subgraphIndex) == 0:
+            for entry in (*(signature.inputs or ()), *(signature.outputs or ())):
+                entry.tensorIndex = new_index[int(entry.tensorIndex)]
+    kept = {tensor.buffer for sub in model.subgraphs for tensor in sub.tensors}
+    for tensor in dropped:
+        if tensor.buffer and tensor.buffer not in kept:
+            model.buffers[tensor.buffer].data = None
 
 
 def _add_signature(model: Any) -> bool:

@@ -66,12 +66,15 @@ def _recipe(mode: str, io_type: str) -> Any:
     return manager.get_quantization_recipe()
 
 
-def _input_details(flatbuffer: bytes) -> list[dict[str, Any]]:
+def _input_details(flatbuffer: bytes, signature: str) -> list[dict[str, Any]]:
+    """The signature's inputs, named as the signature names them (the calibrator feeds them by those names, which
+    differ from the tensor names in converter output: ``image`` for ``serving_default_image:0``)."""
     from ai_edge_litert.interpreter import Interpreter
 
     with quiet_native_stderr():
-        details: list[dict[str, Any]] = Interpreter(model_content=flatbuffer).get_input_details()
-    return details
+        runner = Interpreter(model_content=flatbuffer).get_signature_runner(signature)
+        details = runner.get_input_details()
+    return [{**detail, "name": name} for name, detail in details.items()]
 
 
 def _calibration_inputs(
@@ -150,7 +153,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if engine.need_calibration:
         data_dir = ctx.input("data")
         samples, origin = _calibration_inputs(
-            _input_details(flatbuffer),
+            _input_details(flatbuffer, signature),
             load_split(data_dir),
             read_artifact(data_dir),
             int(p["calibration_images"]),
