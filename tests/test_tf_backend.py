@@ -214,6 +214,14 @@ def test_a_user_tflite_file_is_benchmarked_as_is(
     assert only["model"]["conversion"].startswith("user-supplied")
 
 
+def test_the_planner_reads_the_input_shape_user_files_declare(user_files: dict[str, Path]) -> None:
+    """Without importing TensorFlow: the .keras config and the .tflite flatbuffer name the input shape."""
+    from recipecc.recipe.declared_input import declared_input_shape
+
+    for fmt in ("keras", "tflite"):
+        assert declared_input_shape(user_files[fmt]) == [None, 8, 8, 1], fmt
+
+
 def test_sparse_encoding_shrinks_the_pruned_file_itself(variants: dict[str, Any]) -> None:
     """EXPERIMENTAL_SPARSITY stores the zeros sparse: the .tflite itself shrinks, the outputs stay the dense file's."""
     dense, sparse = stage(variants["results"], "constant70"), stage(variants["results"], "constant70_sparse")

@@ -8,20 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from planning import error_for, plan_for
 
 from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, validate_recipe
-from recipecc.recipe.errors import RecipeError
-
-
-def plan_for(*overrides: str) -> Plan:
-    return build_plan(validate_recipe(compose_recipe(list(overrides))))
-
-
-def error_for(*overrides: str) -> RecipeError:
-    with pytest.raises(RecipeError) as info:
-        plan_for(*overrides)
-    return info.value
 
 
 def stages(plan: Plan) -> list[tuple[str, str]]:

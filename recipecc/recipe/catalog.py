@@ -147,6 +147,15 @@ DATASETS: dict[str, str] = {
     "shapes_seg": "the generated shapes set's label maps (background + 4 shapes, 255 borders), written on the fly",
 }
 
+#: both SNPE runtimes read a .dlc converted from ONNX by the SDK's own tool
+_SNPE_CONVERSION = Conversion(
+    "snpe-onnx-to-dlc",
+    "onnx",
+    "toolchain",
+    "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
+    "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
+)
+
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
@@ -239,13 +248,7 @@ RUNTIMES: dict[str, Runtime] = {
             "cpu",
             "Qualcomm SNPE, CPU runtime (a quantized .dlc runs dequantized there: no int8 kernels)",
             abis=("armv8",),
-            conversion=Conversion(
-                "snpe-onnx-to-dlc",
-                "onnx",
-                "toolchain",
-                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
-                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
-            ),
+            conversion=_SNPE_CONVERSION,
             label="SNPE (CPU runtime)",
         ),
         Runtime(
@@ -257,13 +260,7 @@ RUNTIMES: dict[str, Runtime] = {
             "Qualcomm SNPE, GPU runtime (OpenCL on Adreno; fp32 or fp16 storage, no int8 kernels)",
             abis=("armv8",),
             thread_model="runtime",
-            conversion=Conversion(
-                "snpe-onnx-to-dlc",
-                "onnx",
-                "toolchain",
-                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
-                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
-            ),
+            conversion=_SNPE_CONVERSION,
             label="SNPE (GPU runtime)",
         ),
     )

@@ -20,7 +20,7 @@ __all__ = ["TfliteFile", "read_tflite"]
 _MODEL_CODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS = 1, 2, 4
 _CODE_DEPRECATED, _CODE_CUSTOM, _CODE_BUILTIN = 0, 1, 3
 _GRAPH_TENSORS, _GRAPH_INPUTS = 0, 1
-_TENSOR_TYPE, _TENSOR_BUFFER, _TENSOR_NAME = 1, 2, 3
+_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER, _TENSOR_NAME, _TENSOR_SHAPE_SIGNATURE = 0, 1, 2, 3, 7
 _BUFFER_DATA, _BUFFER_SIZE = 0, 2
 _CUSTOM = 32
 #: TensorType values
@@ -86,6 +86,8 @@ class TfliteFile:
 
     #: (name, element type) of the main subgraph's inputs
     inputs: list[tuple[str, str]] = field(default_factory=list)
+    #: their shapes (None for a dynamic dimension: ``shape_signature`` -1)
+    input_shapes: list[list[int | None]] = field(default_factory=list)
     #: constant tensors stored as 8-bit (or 4-bit) integers: the file is quantized already
     integer_weights: int = 0
     custom_ops: list[str] = field(default_factory=list)
@@ -103,12 +105,16 @@ def _summarise(reader: _Reader) -> TfliteFile:
     if not graphs:
         raise _Malformed
     tensors = reader.tables(reader.ref(graphs[0], _GRAPH_TENSORS))
-    inputs = []
+    inputs, shapes = [], []
     for index in reader.ints(reader.ref(graphs[0], _GRAPH_INPUTS)):
         if not 0 <= index < len(tensors):
             raise _Malformed
         kind = reader.scalar(tensors[index], _TENSOR_TYPE, "<b")
         inputs.append((reader.string(tensors[index], _TENSOR_NAME), _TYPE_NAMES.get(kind, str(kind))))
+        dims = reader.ints(reader.ref(tensors[index], _TENSOR_SHAPE_SIGNATURE)) or reader.ints(
+            reader.ref(tensors[index], _TENSOR_SHAPE)
+        )
+        shapes.append([d if d > 0 else None for d in dims])
     integer = 0
     for tensor in tensors:
         buffer = reader.scalar(tensor, _TENSOR_BUFFER, "<I")
@@ -117,7 +123,7 @@ def _summarise(reader: _Reader) -> TfliteFile:
         stored = reader.length(reader.ref(buffers[buffer], _BUFFER_DATA))
         if stored or reader.scalar(buffers[buffer], _BUFFER_SIZE, "<Q"):
             integer += 1
-    return TfliteFile(inputs=inputs, integer_weights=integer, custom_ops=sorted(set(custom)))
+    return TfliteFile(inputs=inputs, input_shapes=shapes, integer_weights=integer, custom_ops=sorted(set(custom)))
 
 
 def read_tflite(path: str | Path) -> TfliteFile | None:
