@@ -1,24 +1,58 @@
-"""Helpers for the benchmark scripts: where results go, how the machine is described."""
+"""Helpers for the benchmark scripts: how recipecc is run, where results go, how the machine is described."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from recipecc.plan.measurement import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    """The CPU, its cores, Python, and the load averages when the benchmark wrote its result (the machine may be
+    shared: a figure measured under load says so)."""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def stamp() -> dict[str, Any]:
+    """When a result was written and on what machine (the first keys of every result file)."""
+    return {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+
+
+def pass_seconds(results: dict[str, Any], digits: int = 2) -> dict[str, float]:
+    """Seconds of each pass a run executed (cached and failed passes have none), from its ``results.json``."""
+    passes = results["provenance"]["passes"]
+    return {p["node"]: round(p["seconds"], digits) for p in passes if not p.get("cached") and "seconds" in p}
+
+
+def recipecc_cli(cache: Path, *args: str) -> float:
+    """Run ``python -m recipecc.cli ARGS`` with its own cache (its progress on stderr stays visible); returns the
+    wall seconds."""
+    env = {**os.environ, "RECIPECC_CACHE": str(cache)}
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "recipecc.cli", *args]
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def recipecc_run(cache: Path, run_dir: Path, *overrides: str) -> tuple[float, dict[str, Any]]:
+    """``recipecc run`` into ``run_dir``: the wall seconds and the run's ``results.json``."""
+    seconds = recipecc_cli(cache, "run", f"hydra.run.dir={run_dir}", *overrides)
+    return seconds, json.loads((run_dir / "results.json").read_text())
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -12,29 +12,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, machine, write_result
-
-
-def recipecc_run(cache: Path, run_dir: Path, *overrides: str) -> tuple[float, dict[str, Any]]:
-    env = {**os.environ, "RECIPECC_CACHE": str(cache)}
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "recipecc.cli", "run", f"hydra.run.dir={run_dir}", *overrides],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start, json.loads((run_dir / "results.json").read_text())
+from _common import RESULTS, pass_seconds, recipecc_run, stamp, write_result
 
 
 def stage_summary(results: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +38,11 @@ def stage_summary(results: dict[str, Any]) -> dict[str, Any]:
 def demo(root: Path) -> dict[str, Any]:
     overrides = ["recipe=yolov3_shapes"]
     seconds, results = recipecc_run(root / "cache-demo", root / "demo", *overrides)
-    passes = {p["node"]: round(p["seconds"], 2) for p in results["provenance"]["passes"] if not p["cached"]}
     return {
         "overrides": overrides,
         "first_run_s": round(seconds, 2),
         "goal_s": 300,
-        "pass_seconds": passes,
+        "pass_seconds": pass_seconds(results),
         "stages": stage_summary(results),
     }
 
@@ -93,7 +76,7 @@ def main() -> None:
     parts = sys.argv[1:] or ["demo", "speed"]
     previous = RESULTS / "detection.json"
     data: dict[str, Any] = json.loads(previous.read_text()) if previous.is_file() else {}
-    data |= {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine()}
+    data |= stamp()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if "demo" in parts:

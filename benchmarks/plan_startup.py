@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 import subprocess
 import sys
 import time
 
-from _common import machine, write_result
+from _common import stamp, write_result
 
 REPEATS = 7
 VERBS = {
@@ -32,8 +31,7 @@ def main() -> None:
     path = write_result(
         "plan_startup",
         {
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(),
+            **stamp(),
             "what": "wall time of `python -m recipecc.cli VERB` in a fresh process",
             "timings": timings,
         },

@@ -8,16 +8,12 @@ size and latency, so the README's segmentation figures come from a file, not fro
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import machine, write_result
+from _common import pass_seconds, recipecc_run, stamp, write_result
 
 GOAL_S = 300.0
 
@@ -26,27 +22,15 @@ def main() -> None:
     overrides = sys.argv[1:] or ["recipe=deeplabv3_mnv2_quant"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        env = {**os.environ, "RECIPECC_CACHE": str(root / "cache")}
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "recipecc.cli", "run", f"hydra.run.dir={root / 'run'}", *overrides],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        seconds = time.perf_counter() - start
-        results = json.loads((root / "run" / "results.json").read_text())
+        seconds, results = recipecc_run(root / "cache", root / "run", *overrides)
     data = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        **stamp(),
         "recipe": results["recipe"],
         "overrides": overrides,
         "run_s": round(seconds, 2),
         "goal_s": GOAL_S,
         "within_goal": seconds <= GOAL_S,
-        "pass_seconds": {
-            p["node"]: round(p["seconds"], 2) for p in results["provenance"]["passes"] if not p.get("cached")
-        },
+        "pass_seconds": pass_seconds(results),
         "stages": {
             s["name"]: {
                 "metrics": s["metrics"],

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +75,12 @@ def _missing_backend(backend: str) -> str | None:
 
 
 @contextmanager
-def _holding(lock: FileLock, label: str, console: Console) -> Iterator[None]:
+def _holding(lock: FileLock, label: str, console: Console, meanwhile: Callable[[], None]) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
         console.print(f"{label} [yellow]waiting[/] for another run that is computing it")
+        meanwhile()
         lock.acquire()
     try:
         yield
@@ -122,6 +124,15 @@ def execute_plan(
     started = time.time()
     total = len(plan.nodes)
     with BackendWorkers() if workers is None else nullcontext(workers) as workers:
+
+        def warm_own_workers(after: int) -> None:
+            """While another run computes a shared entry, start the workers of the passes after it that are not
+            cached (in a sweep, this job's own stages), so their framework imports overlap the wait."""
+            for later in plan.nodes[after:]:
+                spec = PASSES[later.pass_name]
+                if not cache.has(later.key) and _missing_backend(spec.backend) is None:
+                    workers.warm(spec.backend, spec.entry)
+
         for index, node in enumerate(plan.nodes, 1):
             spec = PASSES[node.pass_name]
             label = f"[{index}/{total}] {node.id:<18} {node.pass_name:<16}"
@@ -140,7 +151,7 @@ def execute_plan(
                 )
                 continue
             # one run computes an entry, another run of the same key waits and then takes it from the cache
-            with _holding(cache.lock(node.key), label, console):
+            with _holding(cache.lock(node.key), label, console, partial(warm_own_workers, index)):
                 rebuilt = _drop_if_corrupt(cache, node.key, label, console)
                 # (an entry another run measured while this one waited is as fresh as a re-measurement)
                 remeasure = (

@@ -94,6 +94,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="recipecc-parent-watch", daemon=True).start()
 
 
+def _warm_import(entry: str) -> bool:
+    """Import a pass's module (so its framework) in the worker before the pass is sent; an import error is left
+    for the pass itself to raise, with its name on it."""
+    import zlib  # noqa: F401  - load Python's zlib before paddle's own copy (see DEVELOPERS.md)
+
+    try:
+        importlib.import_module(entry.partition(":")[0])
+    except Exception:
+        return False
+    return True
+
+
 def _init_worker(env: dict[str, str], parent: int) -> None:
     """Prepare a fresh worker: quiet framework logs and the warnings frameworks raise on every import."""
     import warnings
@@ -119,20 +131,37 @@ class BackendWorkers:
         self._pools: dict[str, ProcessPoolExecutor] = {}
         self._in_process = in_process
 
+    @property
+    def started(self) -> tuple[str, ...]:
+        """The backends whose worker process has been started."""
+        return tuple(self._pools)
+
+    def _pool(self, backend: str) -> ProcessPoolExecutor:
+        pool = self._pools.get(backend)
+        if pool is None:
+            _standard_start_method()
+            pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(_WORKER_ENV, os.getpid()),
+            )
+            self._pools[backend] = pool
+        return pool
+
+    def warm(self, backend: str, entry: str) -> None:
+        """Start ``backend``'s worker and import ``entry``'s module there, without waiting for it: a run that
+        waits for another run's shared stage (a parallel sweep) gets its framework imported meanwhile. A worker
+        that dies while importing surfaces as :class:`WorkerCrashed` on the first pass sent to it."""
+        if backend in self._in_process or backend in self._pools:
+            return
+        self._pool(backend).submit(_warm_import, entry)
+
     def run(self, backend: str, entry: str, ctx: PassContext) -> dict[str, Any]:
         if backend in self._in_process:
             ok, value, detail = _guarded_call(entry, ctx)
         else:
-            pool = self._pools.get(backend)
-            if pool is None:
-                _standard_start_method()
-                pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                    initargs=(_WORKER_ENV, os.getpid()),
-                )
-                self._pools[backend] = pool
+            pool = self._pool(backend)
             try:
                 ok, value, detail = pool.submit(_isolated_call, entry, ctx).result()
             except BrokenProcessPool:

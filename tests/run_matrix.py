@@ -27,11 +27,11 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PairOutcome", "discover", "run_matrix", "smoke_overrides", "violation"]
+__all__ = ["PairOutcome", "discover", "results_problem", "run_matrix", "smoke_overrides", "violation"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: architectures with a width multiplier that the matrix narrows (resnet50 has none)
-_NARROWABLE = ("mobilenet_v1", "mobilenet_v2", "yolov3_mobilenet_v1")
+_NARROWABLE = ("mobilenet_v1", "mobilenet_v2", "yolov3_mobilenet_v1", "deeplabv3_mnv2", "fastscnn")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class PairOutcome:
     message: str = ""
     #: the target's latencies come from a remote device (run may refuse when it cannot be reached)
     remote: bool = False
+    #: the exit code of ``recipecc plan`` for a refused pair (2: one message, no traceback)
+    plan_exit: int | None = None
     executed: int = 0
     seconds: float = 0.0
     log_tail: str = ""
@@ -97,8 +99,8 @@ def smoke_overrides(recipe_name: str, target: str) -> list[str]:
             out.append("strategy.quant.algo=minmax")
     if strategy.prune is not None and strategy.prune.criterion == "magnitude":
         out.append("strategy.prune.frequency=1")  # tfmot prunes every `frequency` steps: a smoke finetune has few
-    if strategy.sensitivity is not None:
-        out.append("strategy.sensitivity.images=8")
+    if strategy.sensitivity is not None:  # layers x ratios evaluations: the largest ratio alone keeps the target
+        out += ["strategy.sensitivity.images=8", f"strategy.sensitivity.ratios=[{max(strategy.sensitivity.ratios)}]"]
     return out
 
 
@@ -114,14 +116,16 @@ def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers
 
     started = time.perf_counter()
     outcome = PairOutcome(recipe_name, target, [], plan="crashed")
+    overrides = [f"recipe={recipe_name}", f"target={target}", f"cache_dir={cache}"]
     try:
         outcome.overrides = smoke_overrides(recipe_name, target)
-        overrides = [f"recipe={recipe_name}", f"target={target}", f"cache_dir={cache}", *outcome.overrides]
+        overrides += outcome.overrides
         recipe = validate_recipe(compose_recipe(overrides))
         build_plan(recipe)
         outcome.remote = resolve_target(recipe.target).measurer == "measured-remote"
     except RecipeError as exc:
         outcome.plan, outcome.message = "refused", str(exc)
+        outcome.plan_exit = _cli_plan_exit(overrides)
         return outcome
     except Exception:
         outcome.message = traceback.format_exc()
@@ -131,8 +135,9 @@ def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers
     try:
         result = run_recipe(recipe, out_dir / f"{recipe_name}@{target}", Console(file=log, width=160), workers=workers)
         outcome.run, outcome.executed = "ok", len(result.executed)
-        if not (result.run_dir / "results.json").is_file():
-            outcome.run, outcome.message = "failed", "no results.json written"
+        problem = results_problem(result.run_dir / "results.json")
+        if problem:
+            outcome.run, outcome.message = "failed", problem
     except RecipeError as exc:
         outcome.run, outcome.message = "refused", str(exc)
     except PassError as exc:
@@ -145,13 +150,46 @@ def _run_pair(recipe_name: str, target: str, cache: Path, out_dir: Path, workers
     return outcome
 
 
+def _cli_plan_exit(overrides: list[str]) -> int:
+    """The exit code of ``recipecc plan OVERRIDES`` (the CLI's entry point, in this process: no start-up cost)."""
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from recipecc.cli import main
+
+    with redirect_stdout(StringIO()), redirect_stderr(StringIO()):
+        return main(["plan", *overrides])
+
+
+def results_problem(path: Path) -> str | None:
+    """What is missing from a run's ``results.json``: every stage needs its size, a latency per thread (measured
+    or estimated, with its source) and its headline quality metric, or a note saying why quality is unmeasurable."""
+    if not path.is_file():
+        return "no results.json written"
+    results = json.loads(path.read_text())
+    if not results.get("stages"):
+        return "results.json has no stages"
+    threads = set((results.get("latency_table") or {}).get("threads") or [1])
+    for stage in results["stages"]:
+        name = stage.get("name")
+        if not stage.get("size_bytes", 0) > 0:
+            return f"stage {name}: no size"
+        latency = stage.get("latency") or []
+        timed = {row.get("threads") for row in latency if (row.get("median_ms") or 0) > 0 and row.get("source")}
+        if not threads <= timed:
+            return f"stage {name}: latency for threads {sorted(timed, key=str)}, the target asks {sorted(threads)}"
+        headline = stage.get("headline_metric")
+        if not stage.get("quality_note") and (headline is None or headline not in stage.get("metrics", {})):
+            return f"stage {name}: no quality figure ({headline} not in {sorted(stage.get('metrics', {}))})"
+    return None
+
+
 def violation(o: PairOutcome) -> str | None:
     """Why ``o`` breaks "a plan either runs or is refused at plan time", or None."""
     where = f"recipe={o.recipe} target={o.target} ({' '.join(o.overrides)})"
     if o.plan == "crashed":
         return f"{where}: planning raised instead of refusing with exit 2:\n{o.message}"
     if o.plan == "refused":
-        return None
+        return None if o.plan_exit == 2 else f"{where}: refused, but `recipecc plan` exited {o.plan_exit}: {o.message}"
     if o.run == "ok":
         return None
     if o.run == "refused" and o.remote and o.executed == 0:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from planning import error_for, run_cli
 
 from recipecc.cli import main
-from recipecc.plan import build_plan
-from recipecc.recipe import RecipeError, compose_recipe, validate_recipe
-
-
-def error_for(*overrides: str) -> RecipeError:
-    with pytest.raises(RecipeError) as caught:
-        build_plan(validate_recipe(compose_recipe(list(overrides))))
-    return caught.value
 
 
 def test_unknown_group_option_suggests_the_closest() -> None:
@@ -98,12 +89,7 @@ def test_cli_prints_one_message_and_exits_2(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_run_verb_rejects_bad_recipe_before_hydra_starts(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "recipecc.cli", "run", "strategy.prune.ratio=1.5", f"hydra.run.dir={tmp_path}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_cli("run", "strategy.prune.ratio=1.5", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 2
     assert "strategy.prune.ratio = 1.5 is out of range" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -111,11 +97,6 @@ def test_run_verb_rejects_bad_recipe_before_hydra_starts(tmp_path: Path) -> None
 
 
 def test_multirun_validates_every_job_first() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "recipecc.cli", "run", "-m", "strategy.prune.ratio=0.3,1.2"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_cli("run", "-m", "strategy.prune.ratio=0.3,1.2")
     assert proc.returncode == 2
     assert "strategy.prune.ratio = 1.2 is out of range" in proc.stderr

@@ -53,9 +53,8 @@ def test_default_recipe_on_host_ort_converts_paddle_stages_and_quantizes_with_or
     )  # fmt: skip
     assert "calibration chosen for this model" in str(q["why"])
     assert "PaddleSlim" not in checks(plan)["quant"][1]
-    paddle_name = plan_for("target=host_ort", "strategy.quant.algo=avg")  # asked for: mapped, and said so
-    assert "avg is PaddleSlim's name" in checks(paddle_name)["quant"][1]
-    assert "ConvInteger" in str(paddle_name.node("quantize").params["why"])
+    chosen = plan_for("target=host_ort", "strategy.quant.algo=minmax")
+    assert "ConvInteger" in str(chosen.node("quantize").params["why"])
     assert {n.pass_name for n in plan.bench_nodes} == {"onnx.bench"}
     assert plan.node("bench.baseline").params["graph_optimization"] == "all"
 
@@ -102,7 +101,7 @@ def test_dynamic_quantization_on_a_conv_model_warns(conv11: Path, tmp_path: Path
 
 
 def test_bad_onnx_options_are_plan_errors(conv11: Path) -> None:
-    with pytest.raises(RecipeError, match="no ONNX Runtime calibration method"):
+    with pytest.raises(RecipeError, match="not an ONNX Runtime calibration method"):
         plan_for("target=host_ort", "strategy=quant", "strategy.quant.algo=mse")
     with pytest.raises(RecipeError) as info:
         plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune_fpgm")
@@ -168,3 +167,26 @@ def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Pat
     assert [n.pass_name for n in plan.nodes][:3] == ["data.digits", "paddle.import", "paddle.to_onnx"]
     assert dict(plan.node("to_onnx").inputs) == {"model": "import"}
     assert not any(n.pass_name == "onnx.opset_upgrade" for n in plan.nodes)  # converted at opset 13
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "words"),
+    [
+        (("target=host_ort", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
+        (("target=host_ort", "strategy.quant.algo=KL"), "strategy.quant.algo", "PaddleSlim's name"),
+        (("target=host_ort", "strategy.quant.io_type=int8"), "strategy.quant.io_type", "target=pc_xnnpack"),
+        (("target=host", "strategy.quant.format=qoperator"), "strategy.quant.format", "target=host_ort"),
+        (("target=host", "strategy.quant.exclude_nodes=[head*]"), "strategy.quant.exclude_nodes", "ONNX Runtime"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=percentile"), "strategy.quant.algo", "min/max"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "min/max"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.activation_type=int8"), "strategy.quant.activation_type",
+         "target=host_ort"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.weight_per_channel=false"),
+         "strategy.quant.weight_per_channel", "target=host"),
+    ],
+)  # fmt: skip
+def test_a_backend_knob_on_another_backend_is_refused_by_name(overrides: tuple[str, ...], key: str, words: str) -> None:
+    """No PaddleSlim vocabulary on ONNX Runtime or TFLite, and no knob silently ignored by the target's backend."""
+    with pytest.raises(RecipeError) as info:
+        plan_for(*overrides)
+    assert info.value.key == key and words in str(info.value), str(info.value)

@@ -329,3 +329,55 @@ def test_onnx_external_data_must_stay_beside_the_model(capsys: pytest.CaptureFix
     (tmp_path / "x.txt").write_text("secret")
     msg = refused(capsys, "plan", "target=host_ort", "model=file", "strategy=quant", f"model.path={evil}")
     assert "names external data outside its folder ('../x.txt')" in msg
+
+
+_KERAS_LAMBDA_SCRIPT = """
+import os, sys, json
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+from pathlib import Path
+import numpy as np
+from recipecc.passes.base import PassFailure
+from recipecc.passes.tf.common import load_keras, tf_modules
+
+_, keras = tf_modules()
+folder, marker = Path(sys.argv[1]), sys.argv[2]
+inputs = keras.Input((4,))
+outputs = keras.layers.Lambda(lambda x: (open(marker, "w").close(), x)[1], name="hack")(inputs)
+model = keras.Model(inputs, outputs)
+model.save(str(folder / "m.h5"))
+model.save(str(folder / "sm"), save_format="tf")
+os.remove(marker)  # saving traced the lambda once
+outcome = {}
+for name in ("m.h5", "sm"):
+    try:
+        load_keras(folder / name)(np.zeros((1, 4), "float32"))
+        outcome[name] = "loaded"
+    except PassFailure as exc:
+        outcome[name] = str(exc)
+    outcome[name + " ran code"] = os.path.exists(marker)
+load_keras(folder / "m.h5", trusted=True)(np.zeros((1, 4), "float32"))
+outcome["trusted ran code"] = os.path.exists(marker)
+print(json.dumps(outcome))
+"""
+
+
+@pytest.mark.backend
+def test_keras_lambda_layers_are_refused_when_loaded_whatever_the_format(tmp_path: Path) -> None:
+    """The plan refuses .h5 Lambda layers, but a file swapped after the plan, or a SavedModel (whose Lambda
+    bytecode tf-keras runs when the model is called), must be refused where it is loaded too."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "marker"
+    done = subprocess.run(
+        [sys.executable, "-c", _KERAS_LAMBDA_SCRIPT, str(tmp_path), str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "Lambda layer with a Python `lambda`" in outcome["m.h5"] and not outcome["m.h5 ran code"]
+    # a SavedModel's Lambda is not revived from its bytecode in safe mode: its traced graph runs instead
+    assert not outcome["sm ran code"]
+    assert outcome["trusted ran code"]  # model.trusted=true (command line only) loads it as Keras would

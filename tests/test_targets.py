@@ -9,29 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from planning import error_for, plan_for
 
 from recipecc.engine import run_recipe
 from recipecc.estimate import builtin_table, coefficients, estimate_rows, pruned_table
 from recipecc.estimate.fit import CALIBRATION_DIR, evaluate, fit, load_observations
-from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, group_options, validate_recipe
 from recipecc.recipe.catalog import RUNTIMES
 from recipecc.recipe.devices import DEVICES
-from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.targets import resolve_target
 
 #: a recipe each target's backend can run (paddle / tf / onnx pipelines)
 _RECIPE_FOR = {"paddle": "mobilenetv1_prune30", "tf": "mobilenet_v1_tflite", "onnx": "digits_prune_quant"}
-
-
-def plan_for(*overrides: str) -> Plan:
-    return build_plan(validate_recipe(compose_recipe(list(overrides))))
-
-
-def error_for(*overrides: str) -> RecipeError:
-    with pytest.raises(RecipeError) as info:
-        plan_for(*overrides)
-    return info.value
 
 
 @pytest.mark.parametrize("target", group_options("target"))
@@ -50,24 +39,20 @@ def test_every_target_composes_validates_and_labels_its_latency(target: str) -> 
         assert any(c.name == "estimate" and c.status == "ok" for c in plan.checks), plan.checks
 
 
+#: target -> device and runtime, as documented in the README's target table
+_DOCUMENTED = """
+sd835 sd835 paddle_lite | sd845 sd845 paddle_lite | sd855 sd855 paddle_lite | kirin970 kirin970 paddle_lite
+rpi3 rpi3 tflite | rb5_cpu rb5 snpe_cpu | rb5_gpu rb5 snpe_gpu | v100 v100 paddle_inference_gpu
+v100_trt v100 paddle_tensorrt | host host paddle_inference | host_ort host onnxruntime | pc_xnnpack host tflite
+"""
+
+
 def test_reference_names_resolve_to_the_documented_devices_and_runtimes() -> None:
-    expected = {
-        "sd835": ("sd835", "paddle_lite"),
-        "sd845": ("sd845", "paddle_lite"),
-        "sd855": ("sd855", "paddle_lite"),
-        "kirin970": ("kirin970", "paddle_lite"),
-        "rpi3": ("rpi3", "tflite"),
-        "rb5_cpu": ("rb5", "snpe_cpu"),
-        "rb5_gpu": ("rb5", "snpe_gpu"),
-        "v100": ("v100", "paddle_inference_gpu"),
-        "v100_trt": ("v100", "paddle_tensorrt"),
-        "host": ("host", "paddle_inference"),
-        "host_ort": ("host", "onnxruntime"),
-        "pc_xnnpack": ("host", "tflite"),
-    }
-    for name, (device, runtime) in expected.items():
-        target = resolve_target(validate_recipe(compose_recipe([f"target={name}"])).target)
-        assert (target.device.name, target.runtime.name) == (device, runtime)
+    for row in _DOCUMENTED.replace("\n", "|").split("|"):
+        if row.strip():
+            name, device, runtime = row.split()
+            target = resolve_target(validate_recipe(compose_recipe([f"target={name}"])).target)
+            assert (target.device.name, target.runtime.name) == (device, runtime)
     arm = resolve_target(validate_recipe(compose_recipe(["target=sd845", "target.abi=armv7"])).target)
     assert arm.abi == "armv7" and arm.threads == (1, 2, 4)
 

@@ -214,6 +214,14 @@ def test_a_user_tflite_file_is_benchmarked_as_is(
     assert only["model"]["conversion"].startswith("user-supplied")
 
 
+def test_the_planner_reads_the_input_shape_user_files_declare(user_files: dict[str, Path]) -> None:
+    """Without importing TensorFlow: the .keras config and the .tflite flatbuffer name the input shape."""
+    from recipecc.recipe.declared_input import declared_input_shape
+
+    for fmt in ("keras", "tflite"):
+        assert declared_input_shape(user_files[fmt]) == [None, 8, 8, 1], fmt
+
+
 def test_sparse_encoding_shrinks_the_pruned_file_itself(variants: dict[str, Any]) -> None:
     """EXPERIMENTAL_SPARSITY stores the zeros sparse: the .tflite itself shrinks, the outputs stay the dense file's."""
     dense, sparse = stage(variants["results"], "constant70"), stage(variants["results"], "constant70_sparse")
@@ -254,3 +262,54 @@ def test_a_tflite_file_the_default_data_cannot_feed_is_measured_on_inputs_shaped
     assert "shaped like the model's input [1, 64, 64, 3]" in baseline["model"]["measurement_note"]
     assert "shaped like the model's input [1, 64, 64, 3]" in (outcome.run_dir / "report.md").read_text()
     assert outcome.results["title"] == "iris_like.tflite · none on pc_xnnpack"
+
+
+def _as_older_converters_write_it(source: Path, target: Path) -> None:
+    """``source`` the way MediaPipe's files are: operator codes only in the deprecated field, and no signature."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model(source)
+    for code in model.operatorCodes:
+        assert code.builtinCode < 127  # the deprecated field is an int8
+        code.deprecatedBuiltinCode, code.builtinCode = code.builtinCode, 0
+    model.signatureDefs = []
+    flatbuffer_utils.write_model(model, target)
+
+
+def test_a_signature_less_tflite_file_is_quantized_to_int8_by_ai_edge_quantizer(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path
+) -> None:
+    """The issue's failure shape: ai-edge-quantizer returned such a file unchanged, and could not calibrate it."""
+    legacy = tmp_path / "legacy.tflite"
+    _as_older_converters_write_it(user_files["tflite"], legacy)
+    overrides = ("model=file", f"model.path={legacy}", "strategy=int8", "bench.metrics=[top1_agreement,cosine]")
+    outcome = run_recipe(recipe_for(cache, *overrides), tmp_path / "run")
+    baseline, int8 = stage(outcome.results, "baseline"), stage(outcome.results, "int8")
+    quantization = int8["model"]["quantization"]
+    prepared = quantization["prepared"]
+    assert prepared["signature_added"] == "serving_default" and prepared["operator_codes_fixed"] >= 3
+    conv = quantization["ops"]["CONV_2D"]
+    assert conv["int8"] == conv["ops"] >= 2  # every convolution computes in int8
+    assert int8["model"]["calibration"]["origin"] == "256 images of the calibration split"
+    assert 3.0 <= baseline["size_bytes"] / int8["size_bytes"] <= 4.5, (baseline["size_bytes"], int8["size_bytes"])
+    assert baseline["metrics"]["top1"] == stage(smoke.results, "baseline")["metrics"]["top1"]  # same function
+    assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
+    assert int8["metrics"]["top1_agreement"] >= 0.97 and int8["metrics"]["cosine"] >= 0.99  # fidelity vs fp32
+    assert "ai-edge-quantizer" in (outcome.run_dir / "report.md").read_text()
+
+
+def test_float16_weights_are_expanded_before_static_int8(
+    user_files: dict[str, Path], smoke: RunOutcome, cache: Path, tmp_path: Path
+) -> None:
+    """MediaPipe stores most weights as float16 behind DEQUANTIZE ops: folded first (and the float16 originals
+    dropped, or the calibrator fails on them), they become int8 weights."""
+    from recipecc.passes.tf.common import load_keras
+    from recipecc.passes.tf.convert import to_tflite
+
+    fp16 = tmp_path / "fp16.tflite"
+    fp16.write_bytes(to_tflite(load_keras(user_files["keras"]), "fp16")[0])
+    outcome = run_recipe(recipe_for(cache, "model=file", f"model.path={fp16}", "strategy=int8"), tmp_path / "run")
+    baseline, int8 = stage(outcome.results, "baseline"), stage(outcome.results, "int8")
+    assert int8["model"]["quantization"]["prepared"]["constants_folded"]["DEQUANTIZE"] >= 3
+    assert int8["size_bytes"] <= 0.8 * baseline["size_bytes"], (baseline["size_bytes"], int8["size_bytes"])
+    assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02

@@ -18,11 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.bench.quality import OUTPUTS_FILE
-from recipecc.passes.base import PassFailure
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.tasks import task_module, task_named
 from recipecc.tasks.outputs import DEFAULT_THRESHOLD, HEADLINES
 
-__all__ = ["Evaluation", "evaluate", "feeds_for", "test_batches"]
+__all__ = ["Evaluation", "evaluate", "evaluate_stage", "feeds_for", "test_batches", "timing_feeds"]
 
 Evaluation = dict[str, Any]
 
@@ -50,6 +50,15 @@ def feeds_for(task: str, input_names: Sequence[str], images: NDArray[Any]) -> di
         )
     result: dict[str, NDArray[Any]] = make(list(input_names), images)
     return result
+
+
+def timing_feeds(
+    params: Mapping[str, Any], input_names: Sequence[str], images: NDArray[Any], batch_size: int
+) -> dict[str, NDArray[Any]]:
+    """What every timed call feeds: the first ``batch_size`` held-out images (contiguous float32), with the
+    task's extra inputs when the model has several."""
+    batch = np.ascontiguousarray(images[:batch_size], dtype=np.float32)
+    return feeds_for(str(params.get("task", "classification")), input_names, batch)
 
 
 def _load_kept(folder: Path) -> dict[str, NDArray[Any]]:
@@ -139,3 +148,28 @@ def evaluate(
             **({"files": evaluator.files(out_dir)} if evaluator is not None and hasattr(evaluator, "files") else {}),
         },
     }
+
+
+def evaluate_stage(
+    ctx: PassContext,
+    data: Mapping[str, Any],
+    *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    predict: Callable[[dict[str, NDArray[Any]]], Sequence[NDArray[Any]]],
+    batch_size: int = 16,
+    data_meta: Mapping[str, Any] | None = None,
+) -> Evaluation:
+    """:func:`evaluate` for a bench pass: the data split's metadata (unless given), the baseline's kept outputs
+    (``reference``) and the stage's folder come from the pass context."""
+    return evaluate(
+        params=ctx.params,
+        data=data,
+        data_meta=read_artifact(ctx.input("data")) if data_meta is None else data_meta,
+        input_names=input_names,
+        output_names=output_names,
+        predict=predict,
+        reference_dir=ctx.inputs.get("reference"),
+        out_dir=ctx.out_dir,
+        batch_size=batch_size,
+    )

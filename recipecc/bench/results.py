@@ -18,6 +18,7 @@ from typing import Any
 
 from recipecc.bench.facts import describe_run, measurement_sentences
 from recipecc.bench.latency_table import latency_table
+from recipecc.metrics.drop import metric_drop
 from recipecc.plan.graph import Plan
 from recipecc.tasks import TASKS
 
@@ -182,20 +183,6 @@ def assemble_results(
 
 # --- search selection (strategy.search, onnx backend) -------------------------------------------------------------
 
-#: metrics where smaller is better: their "drop" is the increase over the baseline's (zero) error
-_ERROR_METRICS = ("max_abs_error", "mean_abs_error")
-
-
-def _metric_drop(metric: str, stage: Mapping[str, Any], baseline: Mapping[str, Any]) -> float | None:
-    """How much ``metric`` got worse against the baseline (the baseline agrees perfectly with itself)."""
-    value = stage["metrics"].get(metric)
-    if value is None:
-        return None
-    if metric in _ERROR_METRICS:
-        return float(value)
-    reference = baseline["metrics"].get(metric)  # top1_agreement, cosine, iou: computed for the baseline too
-    return None if reference is None else float(reference) - float(value)
-
 
 def search_selection(
     plan: Plan,
@@ -227,7 +214,7 @@ def search_selection(
             rows.append({**row, "status": "failed", "error": reason})
             continue
         latency = min(stage["latency"], key=lambda r: r["threads"]) if stage["latency"] else None
-        drop = _metric_drop(metric, stage, baseline)
+        drop = metric_drop(metric, stage, baseline)
         eligible = drop is not None and drop <= max_drop + 1e-12
         rows.append(
             {

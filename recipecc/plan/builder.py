@@ -86,10 +86,11 @@ class PlanBuilder:
     def check(self, name: str, status: str, detail: str) -> None:
         self.checks.append(Check(name, status, detail))
 
-    def dataset(self, layout: str, channels: int = 1) -> str:
+    def dataset(self, layout: str, channels: int = 1, image_size: int | None = None) -> str:
         """The dataset node, materialising the recipe's data once in ``layout`` (NCHW or NHWC).
 
-        ``channels`` (digits only): 3 replicates the grey scans for models that take colour images.
+        ``channels`` (digits only): 3 replicates the grey scans for models that take colour images;
+        ``image_size`` (digits only): the side a model file fixes, instead of ``dataset.image_size``.
         """
         data = self.recipe.dataset
         if data.name in SEGMENTATION_DATASETS:
@@ -99,7 +100,7 @@ class PlanBuilder:
         params: dict[str, Any] = {"name": data.name, "seed": data.seed, "layout": layout}
         model = self.recipe.model
         if data.name == "digits":
-            image_size = model.input_size or data.image_size
+            image_size = model.input_size or image_size or data.image_size
             params |= {"image_size": image_size, "test_fraction": data.test_fraction}
             if channels != 1:
                 params["channels"] = channels

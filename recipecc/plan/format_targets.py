@@ -7,7 +7,7 @@ from functools import cache
 from recipecc.paths import targets_dir
 from recipecc.recipe.catalog import MODEL_FORMATS, RUNTIMES
 
-__all__ = ["targets_reading"]
+__all__ = ["targets_of_backends", "targets_reading"]
 
 
 @cache
@@ -32,3 +32,10 @@ def targets_reading(fmt: str) -> str:
     if not names:
         return f"no shipped target reads {fmt} files"
     return f"a target whose runtime reads {fmt} files: {', '.join(f'target={n}' for n in names)}"
+
+
+def targets_of_backends(backends: tuple[str, ...]) -> list[str]:
+    """The shipped targets whose runtime is built by one of ``backends`` (host targets first)."""
+    runtimes = _target_runtimes()
+    names = [name for name, rt in runtimes.items() if rt in RUNTIMES and RUNTIMES[rt].backend in backends]
+    return sorted(names, key=lambda name: RUNTIMES[runtimes[name]].processor != "cpu")

@@ -17,19 +17,25 @@ from recipecc.estimate import estimator_fingerprint
 from recipecc.recipe.schema import SshConfig
 from recipecc.recipe.targets import ResolvedTarget
 
-__all__ = ["host_identity", "measurement_params"]
+__all__ = ["cpu_model", "host_identity", "measurement_params"]
 
 
 @functools.cache
-def host_identity() -> str:
-    """This machine's CPU model and core count (``/proc/cpuinfo``; no framework import)."""
+def cpu_model() -> str:
+    """This machine's CPU model name (``/proc/cpuinfo``; the platform's name where there is none)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
             cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return f"{cpu}:{os.cpu_count()} cpus:{platform.machine()}"
+    return cpu
+
+
+@functools.cache
+def host_identity() -> str:
+    """This machine's CPU model and core count (``/proc/cpuinfo``; no framework import)."""
+    return f"{cpu_model()}:{os.cpu_count()} cpus:{platform.machine()}"
 
 
 def measurement_params(target: ResolvedTarget, ssh: SshConfig) -> dict[str, Any]:

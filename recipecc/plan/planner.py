@@ -15,6 +15,7 @@ from typing import cast
 from recipecc.paths import cache_root, targets_dir
 from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.cache import canonical_json, tool_versions
+from recipecc.plan.cpu_checks import check_int8_cpu
 from recipecc.plan.estimates import plan_estimates
 from recipecc.plan.graph import Plan
 from recipecc.plan.neutral import resolve_neutral
@@ -132,6 +133,8 @@ def _common_checks(b: PlanBuilder, runtime: Runtime, resolved: ResolvedTarget) -
         quant = recipe.strategy.quant
         assert quant is not None
         b.check("precision", "ok", f"{runtime.name} runs {precision} ({quant.mode})")
+        if quant.mode != "ptq_dynamic":  # weight-only models are measured through an fp32 twin
+            check_int8_cpu(b, runtime.name, resolved.measurer, precision)
     _target_checks(b, resolved)
     versions = tool_versions(_BACKEND_DISTRIBUTIONS.get(runtime.backend, ()))
     missing = [name for name, version in versions.items() if version == "not-installed"]

@@ -14,10 +14,12 @@ step for a section refuses the recipe here instead of silently benchmarking the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from recipecc.plan.builder import PlanBuilder
 from recipecc.plan.data_detection import DETECTION_DATASETS
 from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS
+from recipecc.recipe.declared_input import declared_input_shape
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import ModelConfig, RecipeConfig
 
@@ -45,10 +47,21 @@ class ModelInput:
     channels: int | None
     #: the smallest image side the network accepts (its total downsampling)
     min_size: int
+    #: the square image side a model file fixes in its own input signature (the default data is made that size)
+    size: int | None = None
+    #: the input shape the model file declares, when it declares one (shown in the plan)
+    declared: tuple[int | None, ...] | None = None
+    #: the data is made as ``declared`` says (Keras files); a .tflite file the data does not fit is fed seeded
+    #: inputs shaped like its own instead (the tflite runner and ai-edge-quantizer's calibration do that)
+    data_follows: bool = True
 
     def describe(self) -> str:
         channels = "any channel count" if self.channels is None else f"{self.channels} channel"
-        return f"{self.layout}, {channels}{'s' if (self.channels or 1) > 1 else ''}, at least {self.min_size}px"
+        plural = "s" if (self.channels or 1) > 1 else ""
+        if self.declared is not None:
+            shape = ", ".join("N" if d is None else str(d) for d in self.declared)
+            return f"{self.layout}, {channels}{plural}, declared by the file as [{shape}]"
+        return f"{self.layout}, {channels}{plural}, at least {self.min_size}px"
 
 
 def model_input(model: ModelConfig, framework: str) -> ModelInput:
@@ -56,19 +69,46 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
 
     Built architectures: the digits CNN is built for the data's channels (grey scans from the digits data), the
     ImageNet ones take colour images of at least 32x32.
-    A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else the
-    framework's convention (3 channels for paddle inference models, 1 for tf files, as before).
+    A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else what a
+    Keras file (``.keras``, ``.h5``) declares (its channels, and its size when square), else the framework's
+    convention (3 channels for paddle inference models, 1 for other tf files). A ``.tflite`` file the default data
+    cannot feed is measured on inputs shaped like its own (the tflite runner), so it keeps the convention here.
     """
     layout = "NHWC" if framework == "tf" else "NCHW"
     shape = model.input_shape if model.input_shape and len(model.input_shape) == 4 else None
     if model.arch == "file":
         if shape is not None:
             channels = int(shape[-1] if layout == "NHWC" else shape[1])
+        elif framework == "tf" and (declared := _declared_tf_input(model)) is not None:
+            if str(model.path).lower().endswith(".tflite"):
+                return ModelInput(framework, layout, 1, 1, None, tuple(declared), data_follows=False)
+            height, width, channels = declared[1], declared[2], declared[3] or 1
+            size = height if height is not None and height == width else None
+            return ModelInput(framework, layout, channels, 1, size, tuple(declared))
         else:
             channels = 3 if framework == "paddle" else 1
         return ModelInput(framework, layout, channels, 1)
     imagenet = model.arch in _IMAGENET_ARCHS or model.arch in _SEGMENTATION_ARCHS or model.arch in _DETECTION_ARCHS
     return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
+
+
+def _declared_tf_input(model: ModelConfig) -> list[int | None] | None:
+    """The NHWC input shape a Keras or .tflite file declares (None for other files, or when it declares none)."""
+    if model.path is None or Path(model.path).suffix.lower() not in (".keras", ".h5", ".tflite"):
+        return None
+    declared = declared_input_shape(model.path)
+    return declared if declared is not None and len(declared) == 4 else None
+
+
+def _require_colour(need: ModelInput, who: str, dataset: str, valid: str = "a model that takes colour images") -> None:
+    """Refuse a model that does not take the colour (3-channel) images ``dataset`` gives."""
+    if need.channels not in (None, 3):
+        raise RecipeError(
+            f"{who} takes {need.channels}-channel images; dataset '{dataset}' gives colour (3-channel) images",
+            key="dataset",
+            value=dataset,
+            valid=valid,
+        )
 
 
 def data_node(b: PlanBuilder, need: ModelInput) -> str:
@@ -85,13 +125,7 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
         )
     imagenet = arch in _IMAGENET_ARCHS
     if data.name in DETECTION_DATASETS:  # colour images resized to the detector's square input
-        if need.channels not in (None, 3):
-            raise RecipeError(
-                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
-                key="dataset",
-                value=data.name,
-                valid="a model that takes colour images",
-            )
+        _require_colour(need, who, data.name)
         if b.input_size < need.min_size or b.input_size % 32:
             raise RecipeError(
                 f"{who} needs a square input that is a multiple of 32, model.input_size is {b.input_size}",
@@ -105,13 +139,7 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
         )
         return node
     if data.name in SEGMENTATION_DATASETS:  # colour images at model.input_size / dataset.size (checked there)
-        if need.channels not in (None, 3):
-            raise RecipeError(
-                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
-                key="dataset",
-                value=data.name,
-                valid="a model that takes colour images",
-            )
+        _require_colour(need, who, data.name)
         node = b.dataset(need.layout, channels=3)
         b.check("input", "ok", f"{data.name}: {need.layout}, 3 channels (RGB label-map set): what {who} takes")
         return node
@@ -124,18 +152,37 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 value=data.image_size,
                 valid=f"dataset.image_size >= {need.min_size}" + (" (224 for the ImageNet models)" if imagenet else ""),
             )
-        channels = need.channels or 1
-        size = f"{data.image_size}x{data.image_size}"
-        origin = "grey scans" + (f" replicated to {channels} channels" if channels != 1 else "")
-    else:  # image_folder: colour images, resized to dataset.size
-        channels = 3
-        if need.channels not in (None, 3):
+        if need.declared is not None and not need.data_follows:
+            digits = [data.image_size, data.image_size, 1]
+            if any(want is not None and want != have for want, have in zip(need.declared[1:], digits, strict=False)):
+                node = b.dataset(need.layout)
+                b.check(
+                    "input",
+                    "warn",
+                    f"{who} takes {need.describe().split('as ')[-1]}, the digits data are {data.image_size}x"
+                    f"{data.image_size}x1: it is fed seeded random inputs shaped like its own (no quality figure); "
+                    "give images it takes with dataset=image_folder dataset.root=DIR dataset.size=[H, W]",
+                )
+                return node
+        fixed = need.declared[1:3] if need.declared is not None and need.data_follows else ()
+        if need.size is None and any(d is not None for d in fixed):
             raise RecipeError(
-                f"{who} takes {need.channels}-channel images; dataset '{data.name}' gives colour (3-channel) images",
+                f"{who} declares inputs of {need.describe().split('as ')[-1]}; the digits data are square images "
+                "of one free size",
                 key="dataset",
                 value=data.name,
-                valid="dataset=digits for a 1-channel model, or a model that takes colour images",
+                valid=f"dataset=image_folder dataset.root=DIR dataset.size=[{fixed[0]}, {fixed[1]}]",
             )
+        channels = need.channels or 1
+        size = f"{need.size or data.image_size}x{need.size or data.image_size}"
+        origin = "grey scans" + (f" replicated to {channels} channels" if channels != 1 else "")
+        if need.size is not None and need.size != data.image_size:  # the file fixes its input size
+            origin += f"; the file's {size}, not dataset.image_size {data.image_size}"
+    else:  # image_folder: colour images, resized to dataset.size
+        channels = 3
+        _require_colour(
+            need, who, data.name, "dataset=digits for a 1-channel model, or a model that takes colour images"
+        )
         if data.size is None:
             raise RecipeError(
                 f"dataset.size is required for {data.name}: the input [H, W] of {who}",
@@ -149,8 +196,16 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 value=list(data.size),
                 valid=f"both sizes >= {need.min_size}",
             )
+        fixed = need.declared[1:3] if need.declared is not None else ()
+        if any(want is not None and want != have for want, have in zip(fixed, data.size, strict=False)):
+            raise RecipeError(
+                f"{who} declares inputs of {need.describe().split('as ')[-1]}, dataset.size is {list(data.size)}",
+                key="dataset.size",
+                value=list(data.size),
+                valid=f"[{fixed[0]}, {fixed[1]}] (the file's own input size)",
+            )
         size, origin = "x".join(str(v) for v in data.size), f"{data.color} images"
-    node = b.dataset(need.layout, channels=channels)
+    node = b.dataset(need.layout, channels=channels, image_size=need.size)
     given = f"{channels} channel{'s' if channels > 1 else ''} ({origin})"
     b.check("input", "ok", f"{data.name}: {need.layout} {size}, {given}: what {who} takes ({need.describe()})")
     return node

@@ -31,6 +31,7 @@ __all__ = [
     "RUNTIMES",
     "SENSITIVITY_TARGETS",
     "TFLITE_DELEGATES",
+    "TFLITE_FILE_RECIPES",
     "Architecture",
     "Conversion",
     "Runtime",
@@ -146,6 +147,15 @@ DATASETS: dict[str, str] = {
     "shapes_seg": "the generated shapes set's label maps (background + 4 shapes, 255 borders), written on the fly",
 }
 
+#: both SNPE runtimes read a .dlc converted from ONNX by the SDK's own tool
+_SNPE_CONVERSION = Conversion(
+    "snpe-onnx-to-dlc",
+    "onnx",
+    "toolchain",
+    "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
+    "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
+)
+
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
@@ -238,13 +248,7 @@ RUNTIMES: dict[str, Runtime] = {
             "cpu",
             "Qualcomm SNPE, CPU runtime (a quantized .dlc runs dequantized there: no int8 kernels)",
             abis=("armv8",),
-            conversion=Conversion(
-                "snpe-onnx-to-dlc",
-                "onnx",
-                "toolchain",
-                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
-                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
-            ),
+            conversion=_SNPE_CONVERSION,
             label="SNPE (CPU runtime)",
         ),
         Runtime(
@@ -256,13 +260,7 @@ RUNTIMES: dict[str, Runtime] = {
             "Qualcomm SNPE, GPU runtime (OpenCL on Adreno; fp32 or fp16 storage, no int8 kernels)",
             abis=("armv8",),
             thread_model="runtime",
-            conversion=Conversion(
-                "snpe-onnx-to-dlc",
-                "onnx",
-                "toolchain",
-                "snpe-onnx-to-dlc --input_network model.onnx --output_path model.dlc",
-                "the SNPE SDK is not on any package registry: convert with your SNPE SDK",
-            ),
+            conversion=_SNPE_CONVERSION,
             label="SNPE (GPU runtime)",
         ),
     )
@@ -278,6 +276,8 @@ QUANT_BITS = (8, 16)
 QUANT_FORMATS = ("qdq", "qoperator")
 QUANT_INT_TYPES = ("uint8", "int8")
 QUANT_IO_TYPES = ("float", "int8")
+#: ai-edge-quantizer recipes for a user's .tflite file (strategy.quant.tflite.recipe)
+TFLITE_FILE_RECIPES = ("auto", "static_wi8_ai8", "dynamic_wi8_afp32", "weight_only_wi8_afp32")
 FINETUNE_OPTIMIZERS = ("momentum", "adam", "sgd")
 LAYOUTS = ("NCHW", "NHWC")
 COLORS = ("RGB", "BGR")

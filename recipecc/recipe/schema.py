@@ -29,6 +29,7 @@ __all__ = [
     "SshConfig",
     "StrategyConfig",
     "TargetConfig",
+    "TfliteQuantConfig",
     "TrainConfig",
 ]
 
@@ -171,6 +172,18 @@ class FinetuneConfig:
 
 
 @dataclass
+class TfliteQuantConfig:
+    """Knobs only the TFLite backend understands, under its own key (``strategy.quant.tflite.*``).
+
+    ``recipe``: the ai-edge-quantizer recipe that quantizes a user's ``.tflite`` file (``auto``: from ``mode``:
+    ptq_static -> static_wi8_ai8, ptq_dynamic -> dynamic_wi8_afp32; ``weight_only_wi8_afp32`` stores int8 weights
+    and computes in float). Models recipecc converts itself go through the TFLite converter, which has no recipes.
+    """
+
+    recipe: str = "auto"
+
+
+@dataclass
 class QuantConfig:
     """Quantization.
 
@@ -181,7 +194,8 @@ class QuantConfig:
     scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
     entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
     (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
-    quantized. ``io_type`` (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
+    quantized (``op_types`` also on paddle, in Paddle's op names: ``conv2d``, ``matmul_v2``, ...). ``io_type``
+    (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
     """
 
     mode: str = "ptq_static"
@@ -199,6 +213,7 @@ class QuantConfig:
     io_type: str = "float"
     epochs: int = 1
     lr: float = 0.001
+    tflite: TfliteQuantConfig = field(default_factory=TfliteQuantConfig)
 
 
 @dataclass

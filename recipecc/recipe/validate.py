@@ -35,6 +35,7 @@ from recipecc.recipe.catalog import (
     QUANT_MODES,
     SENSITIVITY_TARGETS,
     TFLITE_DELEGATES,
+    TFLITE_FILE_RECIPES,
 )
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.files import check_dataset_root, check_model_path
@@ -205,6 +206,7 @@ def _validate_quant(key: str, quant: QuantConfig) -> None:
     _choice(f"{key}.activation_type", quant.activation_type, QUANT_INT_TYPES)
     _choice(f"{key}.weight_type", quant.weight_type, QUANT_INT_TYPES)
     _choice(f"{key}.io_type", quant.io_type, QUANT_IO_TYPES)
+    _choice(f"{key}.tflite.recipe", quant.tflite.recipe, TFLITE_FILE_RECIPES)
 
 
 def _validate_shape(key: str, shape: Sequence[int] | None, length: int | None = None) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from recipecc.metrics.drop import metric_drop
+
 __all__ = ["FAILED_LOSS", "INFEASIBLE_LOSS", "score"]
 
 #: the loss of a job outside the budget: worse than any feasible one, still a number a sampler can learn from
@@ -32,12 +34,6 @@ def _stage(results: Mapping[str, Any], name: str | None) -> Mapping[str, Any] | 
     if name is not None:
         chosen = next((s for s in stages if s["name"] == name), None)
     return chosen
-
-
-def _drop(metric: str, stage: Mapping[str, Any], baseline: Mapping[str, Any]) -> float | None:
-    from recipecc.bench.results import _metric_drop
-
-    return _metric_drop(metric, stage, baseline)
 
 
 def score(objective: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,7 +64,7 @@ def score(objective: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str,
         raw = OmegaConf.select(OmegaConf.create(dict(recipe)), measure, default=None)
         value = float(raw) if isinstance(raw, (int, float)) else None
     out["value"] = value
-    drop = _drop(metric, stage, stages[0]) if stages else None
+    drop = metric_drop(metric, stage, stages[0]) if stages else None
     max_drop = objective.get("max_drop")
     out["metric"], out["drop"], out["max_drop"] = metric, drop, max_drop
     feasible = value is not None and (max_drop is None or (drop is not None and drop <= float(max_drop) + 1e-12))

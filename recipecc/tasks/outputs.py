@@ -35,6 +35,7 @@ __all__ = [
     "compare_outputs",
     "compare_tensor",
     "confusion_iou",
+    "cosine",
     "output_kind",
 ]
 
@@ -63,15 +64,15 @@ def output_kind(array: NDArray[Any]) -> str:
     return "tensor"
 
 
-def _cosine(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
+def cosine(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
     """Mean per-sample cosine, in float64 and without an absolute epsilon (outputs can be tiny: 1e-17)."""
     a = ours.reshape(len(ours), -1).astype(np.float64)
     b = theirs.reshape(len(theirs), -1).astype(np.float64)
     num = (a * b).sum(1)
     den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     both_zero = (den == 0) & (np.abs(a).sum(1) == np.abs(b).sum(1))
-    cosine = np.divide(num, den, out=np.where(both_zero, 1.0, 0.0), where=den > 0)
-    return float(np.mean(cosine))
+    per_sample = np.divide(num, den, out=np.where(both_zero, 1.0, 0.0), where=den > 0)
+    return float(np.mean(per_sample))
 
 
 def confusion_iou(confusion: NDArray[Any]) -> tuple[float, list[float | None]]:
@@ -105,7 +106,7 @@ def compare_tensor(ours: NDArray[Any], theirs: NDArray[Any], threshold: float = 
     if kind == "scores":
         result |= {
             "top1_agreement": float((ours.argmax(1) == theirs.argmax(1)).mean()),
-            "cosine": _cosine(ours, theirs),
+            "cosine": cosine(ours, theirs),
         }
     elif kind == "sequence":
         result["position_agreement"] = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
@@ -117,7 +118,7 @@ def compare_tensor(ours: NDArray[Any], theirs: NDArray[Any], threshold: float = 
         union = np.logical_or(a, b).sum()
         result |= {"iou": float(np.logical_and(a, b).sum() / union) if union else 1.0, "threshold": threshold}
     else:
-        result["cosine"] = _cosine(ours, theirs)
+        result["cosine"] = cosine(ours, theirs)
     return result | errors
 
 

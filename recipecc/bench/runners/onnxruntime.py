@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.evaluation import evaluate, feeds_for
+from recipecc.bench.evaluation import evaluate_stage, timing_feeds
 from recipecc.bench.record import measure_stage
-from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.base import PassContext, PassFailure
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.common import source_model
 from recipecc.passes.onnx.layer_table import layer_table
 
-__all__ = ["run"]
+__all__ = ["make_session", "run"]
 
 _LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -31,7 +31,7 @@ _LEVELS = {
 }
 
 
-def _session(path: Path, threads: int, level: str) -> Any:
+def make_session(path: Path, threads: int, level: str) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -90,26 +90,22 @@ def run(ctx: PassContext) -> dict[str, Any]:
     data = load_split(data_dir)
     level = str(p.get("graph_optimization", "all"))
     threads_list = [int(t) for t in p["threads"]]
-    session = _session(path, max(threads_list), level)
+    session = make_session(path, max(threads_list), level)
     _check_shape(session, np.asarray(data["x_test"][:1]))
     model = _Session(session)
-    evaluation = evaluate(
-        params=p,
-        data=data,
-        data_meta=read_artifact(data_dir),
+    evaluation = evaluate_stage(
+        ctx,
+        data,
         input_names=model.input_names,
         output_names=model.output_names,
         predict=lambda feeds: [np.asarray(o, dtype=np.float32) for o in model(feeds)],
-        reference_dir=ctx.inputs.get("reference"),
-        out_dir=ctx.out_dir,
         batch_size=model.fixed_batch or 16,
     )
     batch_size = model.fixed_batch or int(p["batch_size"])
-    task = str(p.get("task", "classification"))
-    sample = feeds_for(task, model.input_names, np.ascontiguousarray(data["x_test"][:batch_size], dtype=np.float32))
+    sample = timing_feeds(p, model.input_names, data["x_test"], batch_size)
 
     def make_call(threads: int) -> Any:
-        timed = _session(path, threads, level)
+        timed = make_session(path, threads, level)
 
         def call() -> object:
             return timed.run(None, sample)

@@ -2,7 +2,9 @@
 
 fp32 models run with oneDNN; int8 models run with oneDNN *and* its int8 kernels switched on
 (``enable_mkldnn_int8``): without that switch a quantized model runs its fake-quant ops in fp32 and is many times
-slower. Each thread count gets its own predictor (``set_cpu_math_library_num_threads``).
+slower. Each thread count gets its own predictor (``set_cpu_math_library_num_threads``). On a CPU without AVX-512
+the ``self_attention_fuse_pass`` is switched off: Paddle 2.6.2 executes AVX-512 instructions in it unasked and dies
+with SIGILL on attention models such as PP-OCRv4's recognizer (``recipecc/common/cpu.py``).
 """
 
 from __future__ import annotations
@@ -14,17 +16,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.evaluation import evaluate, feeds_for
+from recipecc.bench.evaluation import evaluate_stage, timing_feeds
 from recipecc.bench.record import measure_stage
+from recipecc.common.cpu import cpu_facts
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.layer_table import layer_table
 from recipecc.passes.quiet import quiet_stdout
 
-__all__ = ["run"]
+__all__ = ["make_predictor", "run"]
 
 
-def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
+def _skipped_passes() -> list[str]:
+    """IR passes this machine's CPU cannot run (see the module docstring)."""
+    return [] if cpu_facts().avx512f else ["self_attention_fuse_pass"]
+
+
+def make_predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
     import paddle.inference as pi
 
     config = pi.Config(str(model_dir / files[0]), str(model_dir / files[1]))
@@ -35,6 +43,8 @@ def _predictor(model_dir: Path, files: list[str], precision: str, threads: int) 
         config.enable_mkldnn_int8()
     config.set_cpu_math_library_num_threads(threads)
     config.switch_ir_optim(True)
+    for name in _skipped_passes():
+        config.delete_pass(name)
     with quiet_stdout():  # oneDNN int8 passes print their statistics
         return pi.create_predictor(config)
 
@@ -73,26 +83,15 @@ def run(ctx: PassContext) -> dict[str, Any]:
     precision, files = str(p["precision"]), list(meta["model_files"])
     threads_list = [int(t) for t in p["threads"]]
 
-    model = _Model(_predictor(model_dir, files, precision, max(threads_list)))
+    model = _Model(make_predictor(model_dir, files, precision, max(threads_list)))
     with quiet_stdout():  # the first run of an int8 predictor prints oneDNN pass statistics
-        evaluation = evaluate(
-            params=p,
-            data=data,
-            data_meta=read_artifact(data_dir),
-            input_names=model.input_names,
-            output_names=model.output_names,
-            predict=model,
-            reference_dir=ctx.inputs.get("reference"),
-            out_dir=ctx.out_dir,
+        evaluation = evaluate_stage(
+            ctx, data, input_names=model.input_names, output_names=model.output_names, predict=model
         )
-    sample = feeds_for(
-        str(p.get("task", "classification")),
-        model.input_names,
-        np.ascontiguousarray(data["x_test"][: int(p["batch_size"])], dtype=np.float32),
-    )
+    sample = timing_feeds(p, model.input_names, data["x_test"], int(p["batch_size"]))
 
     def make_call(threads: int) -> Any:
-        timed = _Model(_predictor(model_dir, files, precision, threads))
+        timed = _Model(make_predictor(model_dir, files, precision, threads))
         with quiet_stdout():
             timed(sample)
 
@@ -103,7 +102,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
 
     describe = {
         "runtime": f"Paddle Inference {paddle.__version__}",
-        "engine": "oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32",
+        "engine": ("oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32")
+        + "".join(f", without {name} (no AVX-512 here)" for name in _skipped_passes()),
         "batch_size": int(p["batch_size"]),
     }
     return measure_stage(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.bench.evaluation import evaluate, feeds_for
+from recipecc.bench.evaluation import evaluate_stage, timing_feeds
 from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.data.arrays import load_split
@@ -137,18 +137,15 @@ def run(ctx: PassContext) -> dict[str, Any]:
             f"model's input {model.input_shape} (the default digits data does not fit it; give your own images "
             "with dataset=image_folder for meaningful quality numbers); latency does not depend on the values",
         }
-    evaluation = evaluate(
-        params=p,
-        data=data,
-        data_meta=data_meta,
+    evaluation = evaluate_stage(
+        ctx,
+        data,
         input_names=model.input_names,
         output_names=model.output_names,
         predict=lambda feeds: _one_by_one(model, feeds),
-        reference_dir=ctx.inputs.get("reference"),
-        out_dir=ctx.out_dir,
+        data_meta=data_meta,
     )
-    task = str(p.get("task", "classification"))
-    sample = feeds_for(task, model.input_names, np.ascontiguousarray(images[:batch_size], dtype=np.float32))
+    sample = timing_feeds(p, model.input_names, images, batch_size)
 
     def make_call(threads: int) -> Any:
         timed = TFLiteModel(path, threads, delegate, batch_size)

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from recipecc.passes.base import PassFailure, progress
 from recipecc.passes.quiet import output_to_log
+from recipecc.tasks.outputs import compare_tensor, cosine
 
 __all__ = ["CANDIDATE_METHODS", "Candidate", "fidelity", "search_calibration"]
 
@@ -47,32 +48,19 @@ class Candidate:
         return f"{self.algo}-{'per-channel' if self.per_channel else 'per-tensor'}"
 
 
-def _cosine(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
-    a = ours.reshape(len(ours), -1).astype(np.float64)
-    b = theirs.reshape(len(theirs), -1).astype(np.float64)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cos = np.divide((a * b).sum(1), den, out=np.zeros(len(a)), where=den > 0)
-    return float(cos.mean())
-
-
-def _iou(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
-    """IoU of the thresholded maps: class argmax for multi-channel maps, > 0.5 for single-channel ones."""
-    if ours.shape[1] > 1:
-        a, b = ours.argmax(1), theirs.argmax(1)
-        scores = [np.logical_and(a == c, b == c).sum() / np.logical_or(a == c, b == c).sum() for c in np.union1d(a, b)]
-        return float(np.mean(scores))
-    a, b = ours > 0.5, theirs > 0.5
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
 def fidelity(ours: NDArray[Any], theirs: NDArray[Any]) -> dict[str, float]:
-    """How close a candidate's outputs are to fp32's: ``cosine``, ``iou`` for dense maps, and the ``score``."""
-    result = {"cosine": _cosine(ours, theirs)}
-    dense = ours.ndim == 4 and ours.shape[2] * ours.shape[3] > 1
-    if dense:
-        result["iou"] = _iou(ours, theirs)
-    result["score"] = (result["cosine"] + result["iou"]) / 2 if dense else result["cosine"]
+    """How close a candidate's outputs are to fp32's: ``cosine``, ``iou`` for dense maps, and the ``score``.
+
+    The measures are the task layer's (``recipecc/tasks/outputs.py``), so a candidate is chosen by the numbers the
+    report later shows: IoU of the binarized probability map, or mIoU agreement of a class map.
+    """
+    result = {"cosine": cosine(ours, theirs)}
+    if ours.ndim == 4 and ours.shape[2] * ours.shape[3] > 1:
+        measures = compare_tensor(ours, theirs)
+        result["iou"] = float(measures["iou"] if measures["kind"] == "prob_map" else measures["miou_agreement"])
+        result["score"] = (result["cosine"] + result["iou"]) / 2
+    else:
+        result["score"] = result["cosine"]
     return result
 
 

@@ -19,6 +19,7 @@ from recipecc.passes.base import PassFailure, read_artifact
 
 __all__ = [
     "MODEL_FILE",
+    "constant_tensors",
     "describe",
     "gzip_size",
     "model_files",
@@ -44,6 +45,20 @@ def source_model(folder: Path) -> tuple[Path, dict[str, Any]]:
     if meta.get("format") != "onnx":
         raise PassFailure(f"needs an ONNX model, got a '{meta.get('format')}' artifact")
     return folder / str(meta["model_files"][0]), meta
+
+
+def constant_tensors(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
+    """Every constant tensor of the main graph by the value name nodes read it under: initializers and the
+    ``value`` of ``Constant`` nodes (exporters use either). The protos are the model's own: editing one edits
+    the model."""
+    tensors = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "Constant" or not node.output:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
+                tensors[node.output[0]] = attribute.t
+    return tensors
 
 
 def opset_of(model: onnx.ModelProto) -> int:

@@ -26,16 +26,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
     import tf2onnx
-    import tf_keras
 
     from recipecc.passes.onnx.common import describe
     from recipecc.passes.onnx.graph_stats import graph_stats
+    from recipecc.passes.tf.common import load_keras
 
     source = ctx.input("model")
     meta = read_artifact(source)
     if meta.get("format") != "keras":
         raise PassFailure(f"tf2onnx converts Keras models here, got a '{meta.get('format')}' artifact")
-    model = tf_keras.models.load_model(str(source / meta["model_files"][0]), compile=False)
+    model = load_keras(source / meta["model_files"][0], trusted=bool(meta.get("trusted")))  # safe mode unless vouched
     opset = int(ctx.params["opset"])
     shape = [None, *[int(d) for d in meta["input_shape"]]]
     signature = (tf.TensorSpec(shape, tf.float32, name=INPUT_NAME),)

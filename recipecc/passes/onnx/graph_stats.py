@@ -14,7 +14,7 @@ from typing import Any
 
 import onnx
 
-__all__ = ["graph_stats"]
+__all__ = ["graph_stats", "shapes_at_batch_one"]
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,26 @@ _QUANT_PARAM_OPS = {"QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2)}
 def _shape(value: onnx.ValueInfoProto) -> list[int] | None:
     if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
         return None
-    dims = []
-    for dim in value.type.tensor_type.shape.dim:
-        dims.append(int(dim.dim_value) if dim.HasField("dim_value") and dim.dim_value > 0 else 1)
-    return dims
+    return [
+        int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in value.type.tensor_type.shape.dim
+    ]
+
+
+def shapes_at_batch_one(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
+    """``model`` after ONNX shape inference (as given when inference fails), and the shape of every value whose
+    type it knows (inputs, intermediate values, outputs), dynamic dimensions taken as 1."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception as exc:  # a graph ONNX cannot infer: what the file itself declares is still known
+        log.info("shape inference failed: %s", exc)
+        inferred = model
+    graph = inferred.graph
+    shapes: dict[str, list[int]] = {}
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        shape = _shape(value)
+        if shape is not None:
+            shapes[value.name] = shape
+    return inferred, shapes
 
 
 def _params(model: onnx.ModelProto) -> int:
@@ -47,17 +63,8 @@ def _params(model: onnx.ModelProto) -> int:
 
 def graph_stats(model: onnx.ModelProto) -> dict[str, Any]:
     """``params``, ``flops`` (multiply-adds at batch 1) and ``flops_ops_unknown`` of ``model``."""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception as exc:  # a graph ONNX cannot infer: parameters are still known
-        log.info("shape inference for multiply-adds failed: %s", exc)
-        inferred = model
+    inferred, shapes = shapes_at_batch_one(model)  # without inference, parameters are still known
     graph = inferred.graph
-    shapes: dict[str, list[int]] = {}
-    for value in [*graph.input, *graph.value_info, *graph.output]:
-        shape = _shape(value)
-        if shape is not None:
-            shapes[value.name] = shape
     for init in graph.initializer:
         shapes[init.name] = [int(d) for d in init.dims]
     macs, unknown = 0, 0

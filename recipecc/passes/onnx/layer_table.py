@@ -15,32 +15,18 @@ from typing import Any
 
 import onnx
 
+from recipecc.passes.onnx.graph_stats import shapes_at_batch_one
+
 __all__ = ["layer_table", "onnx_layer_table"]
 
 log = logging.getLogger(__name__)
 _SKIP = {"QuantizeLinear", "DequantizeLinear", "Identity", "Constant", "Shape", "Reshape", "Flatten", "Squeeze"}
 
 
-def _dims(value: onnx.ValueInfoProto) -> list[int] | None:
-    if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
-        return None
-    return [
-        int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in value.type.tensor_type.shape.dim
-    ]
-
-
 def onnx_layer_table(model: onnx.ModelProto) -> dict[str, Any]:
     """The layer table of ``model`` (batch 1)."""
-    try:
-        model = onnx.shape_inference.infer_shapes(model)
-    except Exception as exc:
-        log.info("shape inference failed: %s", exc)
+    model, shapes = shapes_at_batch_one(model)
     graph = model.graph
-    shapes: dict[str, list[int]] = {}
-    for value in [*graph.input, *graph.value_info, *graph.output]:
-        dims = _dims(value)
-        if dims is not None:
-            shapes[value.name] = dims
     constants = {init.name: [int(d) for d in init.dims] for init in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
 

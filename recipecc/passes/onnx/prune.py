@@ -20,7 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 from recipecc.passes.base import PassContext, PassFailure
-from recipecc.passes.onnx.common import describe, gzip_size, save_model, source_model
+from recipecc.passes.onnx.common import constant_tensors, describe, gzip_size, save_model, source_model
 
 __all__ = ["run"]
 
@@ -33,20 +33,6 @@ def _ratio_for(name: str, layers: list[str], per_layer: dict[str, float], ratio:
         if fnmatch.fnmatchcase(name, pattern):
             return float(own)
     return ratio if any(fnmatch.fnmatchcase(name, pattern) for pattern in layers) else None
-
-
-def constant_tensors(model: onnx.ModelProto) -> dict[str, onnx.TensorProto]:
-    """Every constant tensor of the main graph by the value name nodes read it under: initializers and the
-    ``value`` of ``Constant`` nodes (exporters use either). The protos are the model's own: editing one edits
-    the model."""
-    tensors = {init.name: init for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type != "Constant" or not node.output:
-            continue
-        for attribute in node.attribute:
-            if attribute.name == "value" and attribute.type == onnx.AttributeProto.TENSOR:
-                tensors[node.output[0]] = attribute.t
-    return tensors
 
 
 def run(ctx: PassContext) -> dict[str, Any]:

@@ -141,9 +141,14 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if mode == "fp16":
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
+        from recipecc.passes.onnx.rewrite import omit_empty_resize_inputs
+
+        resized = omit_empty_resize_inputs(model)  # else the converter's casts make ORT refuse these Resize nodes
         half = convert_float_to_float16(model, keep_io_types=True)
         onnx.save_model(half, str(out), save_as_external_data=external)
         facts |= {"converter": "onnxruntime.transformers.float16 (keep_io_types=True)"}
+        if resized:
+            facts["rewritten"] = {"empty Resize roi/scales omitted": resized}
         precision = "fp16"
     else:
         op_types, excluded = _selection(model, p)

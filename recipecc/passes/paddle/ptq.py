@@ -3,11 +3,15 @@
 Weights and activations become int8; activation ranges come from ``batch_nums`` batches of the training split
 (never the held-out split that measures accuracy). The model is written in the ONNX-style quantize/dequantize
 format (``onnx_format=True``), which Paddle Inference runs with oneDNN int8 kernels and paddle2onnx converts.
+Only the operator types in ``op_types`` are quantized: the planner chooses those the target runtime can run in int8
+(``plan/pipelines/paddle.py:quantizable_op_types``).
 """
 
 from __future__ import annotations
 
 import zlib  # noqa: F401  - before paddle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,6 +35,39 @@ class _Calibration(paddle.io.Dataset):  # type: ignore[misc]
 
     def __getitem__(self, index: int) -> tuple[NDArray[Any]]:
         return (self.images[index],)
+
+
+_FLOAT_DTYPES = ("float32", "float16", "float64", "bfloat16")
+
+
+@contextmanager
+def _float_activations_only() -> Iterator[None]:
+    """Calibrate floating-point tensors only.
+
+    PaddleSlim observes the outputs of many non-quantized ops (``slice``, ``shape``, ...) to record their ranges.
+    A model that slices its own shape (PP-OCRv4's recognizer: three 0-D int64 sequence lengths) hands those integer
+    tensors to the sampler, and Paddle 2.6's ``avg`` sampler reshapes every tensor by its first dimension: "tuple
+    index out of range" on a 0-D one. Integer tensors have no range to calibrate; they go where Paddle puts
+    tensors it cannot calibrate (its zero-size list: skipped with a warning, never quantized).
+    """
+    from paddle.static.quantization.post_training_quantization import PostTrainingQuantization
+
+    original = PostTrainingQuantization._collect_target_varnames
+
+    def collect(self: Any) -> None:
+        original(self)
+        block_vars = {var.name: var for var in self._program.list_vars()}
+        for name in list(self._quantized_act_var_name):
+            var = block_vars.get(name)
+            if var is not None and str(var.dtype).rsplit(".", 1)[-1] not in _FLOAT_DTYPES:
+                self._quantized_act_var_name.discard(name)
+                self._zero_size_var_names.add(name)
+
+    PostTrainingQuantization._collect_target_varnames = collect
+    try:
+        yield
+    finally:
+        PostTrainingQuantization._collect_target_varnames = original
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -62,7 +99,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
             drop_last=False,
         )
         model_file, params_file = meta["model_files"]
-        with quiet_stdout():
+        with quiet_stdout(), _float_activations_only():
             quant_post_static(
                 executor=paddle.static.Executor(paddle.CPUPlace()),
                 model_dir=str(source),
@@ -79,6 +116,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 activation_bits=int(p["bits"]),
                 weight_quantize_type="channel_wise_abs_max" if p["weight_per_channel"] else "abs_max",
                 onnx_format=True,
+                quantizable_op_type=list(p["op_types"]),
             )
     finally:
         paddle.disable_static()
@@ -87,4 +125,5 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "precision": f"int{p['bits']}",
         "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in meta["model_files"]),
         "calibration": {"images": count, "algo": p["algo"], "per_channel_weights": bool(p["weight_per_channel"])},
+        "quantized_op_types": list(p["op_types"]),
     }

@@ -65,14 +65,20 @@ def keras_scope() -> Iterator[None]:
         yield
 
 
-def load_keras(path: Path) -> Any:
-    """A Keras model from a ``.keras``/``.h5`` file or a Keras SavedModel directory, without compiling it."""
+def load_keras(path: Path, *, trusted: bool = False) -> Any:
+    """A Keras model from a ``.keras``/``.h5`` file or a Keras SavedModel directory, without compiling it.
+
+    Keras checks ``safe_mode`` only for ``.keras`` archives; a ``.h5`` file's or a SavedModel's Lambda layer is
+    marshalled Python bytecode that runs once the model is called. The plan refuses such ``.h5`` files, and here
+    tf-keras' safe-mode scope covers every format, so a file swapped after the plan, or a SavedModel, is refused
+    too, unless ``model.trusted=true`` was given on the command line (carried as ``trusted`` in the model's meta).
+    """
     _, keras = tf_modules()
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
     try:
-        with keras_scope():
-            # safe_mode: a .keras file's Lambda layers are refused by Keras itself; .h5 Lambda layers are refused
-            # at plan time (recipecc/recipe/files.py), unless model.trusted=true was given on the command line
-            return keras.models.load_model(str(path), compile=False, safe_mode=True)
+        with keras_scope(), SafeModeScope(not trusted):
+            return keras.models.load_model(str(path), compile=False, safe_mode=not trusted)
     except Exception as exc:  # Keras raises many types for "not a Keras model"
         raise PassFailure(f"cannot load {path} as a Keras model ({type(exc).__name__}: {exc})") from exc
 

@@ -53,6 +53,27 @@ def _representative(images: NDArray[Any], count: int, seed: int) -> Iterator[lis
         yield [images[index : index + 1].astype(np.float32)]
 
 
+def _keras_converter(tf: Any, model: Any, input_shape: Sequence[int] | None) -> Any:
+    """A converter for the Keras ``model`` in inference mode, through a plain ``tf.Module`` holding its weights.
+
+    ``from_keras_model`` (and ``from_concrete_functions`` given the Keras model) exports the model as a Keras
+    SavedModel first, which traces every layer's call functions for Keras' own serialization: 35 CPU-seconds
+    for a 32x32 MobileNetV2 here, 5 through the module, with the same flatbuffer (``serving_default`` signature,
+    same outputs). ``input_shape`` fixes the model's dynamic dimensions.
+    """
+    if input_shape is not None:
+        specs = [tf.TensorSpec([int(d) for d in input_shape], tf.float32)]
+    else:
+        specs = [tf.TensorSpec(tensor.shape, tensor.dtype) for tensor in model.inputs]
+    module = tf.Module()
+    module.weights = list(model.variables)  # tracked, so the export saves them (the function only captures them)
+    if len(specs) == 1:
+        module.serve = tf.function(lambda x: model(x, training=False), input_signature=specs)
+    else:
+        module.serve = tf.function(lambda *xs: model(list(xs), training=False), input_signature=specs)
+    return tf.lite.TFLiteConverter.from_concrete_functions([module.serve.get_concrete_function()], module)
+
+
 def to_tflite(
     source: Any,
     mode: str,
@@ -72,12 +93,8 @@ def to_tflite(
     tf, _ = tf_modules()
     if isinstance(source, Path):
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
-    elif input_shape is not None:  # fix the dynamic dimensions of the model's input
-        spec = tf.TensorSpec([int(d) for d in input_shape], tf.float32)
-        concrete = tf.function(lambda x: source(x, training=False)).get_concrete_function(spec)
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], source)
     else:
-        converter = tf.lite.TFLiteConverter.from_keras_model(source)
+        converter = _keras_converter(tf, source, input_shape)
     facts: dict[str, Any] = {"conversion": _DESCRIPTIONS[mode]}
     if mode == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -138,7 +155,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         source: Any = model_file
         model_shape = input_shape or meta.get("input_shape") or []
     elif meta["format"] == "keras":
-        source = load_keras(model_file)
+        source = load_keras(model_file, trusted=bool(meta.get("trusted")))
         model_shape = input_shape or list(source.input_shape)
     else:
         raise PassFailure(f"tf.convert takes a Keras model or a SavedModel, not '{meta['format']}'")

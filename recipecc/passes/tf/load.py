@@ -38,8 +38,11 @@ def run(ctx: PassContext) -> dict[str, Any]:
         raise PassFailure(f"model.path '{source}' does not exist")
     copied = copy_model(source, ctx.out_dir)
     meta: dict[str, Any] = {"format": fmt, "model_files": [copied.name], "precision": "fp32", "source": str(source)}
+    trusted = bool(p.get("trusted"))
+    if trusted:  # the command line vouched for a file whose loading runs code: later passes load it the same way
+        meta["trusted"] = True
     if fmt == "keras":
-        model = load_keras(copied)
+        model = load_keras(copied, trusted=trusted)
         meta |= {
             "input_shape": [None if d is None else int(d) for d in model.input_shape],
             "params": count_params(model),

@@ -85,7 +85,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     model_dir = ctx.input("model")
     meta = read_artifact(model_dir)
     data = load_split(ctx.input("data"))
-    model = load_keras(model_dir / meta["model_files"][0])
+    model = load_keras(model_dir / meta["model_files"][0], trusted=bool(meta.get("trusted")))
     sparsity_api = tfmot.sparsity.keras
 
     candidates = prunable_layers(model)
@@ -155,4 +155,5 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "params": count_params(stripped),
         "sparsity": sparsity,
         "selector_matches": {pattern: len(found) for pattern, found in matches.items()},
+        **({"trusted": True} if meta.get("trusted") else {}),
     }

@@ -28,7 +28,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if meta["format"] != "keras":
         raise PassFailure(f"QAT needs a Keras model, not '{meta['format']}'")
     data = load_split(ctx.input("data"))
-    model = load_keras(model_dir / meta["model_files"][0])
+    model = load_keras(model_dir / meta["model_files"][0], trusted=bool(meta.get("trusted")))
     check_input_shape(list(model.input_shape), list(data["x_train"].shape[1:]), "the model")
     pruned = meta.get("sparsity")
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
-from recipecc.plan.pipelines.paddle import model_stages
+from recipecc.plan.pipelines.paddle import PADDLE_CALIBRATION_ALGOS, model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
@@ -40,17 +40,8 @@ CONVERT_OPSET = 13
 #: DequantizeLinear gets its ``axis`` attribute (per-channel) in opset 13
 QDQ_AXIS_OPSET = 13
 
-#: calibration algorithms by recipe name: ORT's own, and PaddleSlim's names mapped to the closest ORT method
-_ALGOS = {
-    "auto": "auto",
-    "minmax": "minmax",
-    "entropy": "entropy",
-    "percentile": "percentile",
-    "avg": "minmax",
-    "abs_max": "minmax",
-    "KL": "entropy",
-    "hist": "percentile",
-}
+#: ONNX Runtime's calibration methods (PaddleSlim's names, avg / KL / ..., are refused: no Paddle vocabulary here)
+_ALGOS = {"auto": "auto", "minmax": "minmax", "entropy": "entropy", "percentile": "percentile"}
 
 _SUFFIXES = {
     ".onnx": "onnx",
@@ -233,7 +224,8 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
     algo = _ALGOS.get(quant.algo)
     if algo is None:
         raise RecipeError(
-            f"{key}.algo = '{quant.algo}' has no ONNX Runtime calibration method",
+            f"{key}.algo = '{quant.algo}' is not an ONNX Runtime calibration method"
+            + (" (it is PaddleSlim's name, for Paddle targets)" if quant.algo in PADDLE_CALIBRATION_ALGOS else ""),
             key=f"{key}.algo",
             value=quant.algo,
             valid=sorted(_ALGOS),
@@ -253,8 +245,6 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
             f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} "
             f"{'per-channel' if quant.weight_per_channel else 'per-tensor'} weights, {algo} calibration"
         )
-        if algo != quant.algo:
-            chosen += f" ({key}.algo={quant.algo} is PaddleSlim's name; ORT's closest is {algo})"
         b.check("quant", "ok", chosen)
         if quant.activation_type == "int8":
             b.check(

@@ -23,9 +23,21 @@ from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
 
-__all__ = ["build", "model_stages", "quantize"]
+__all__ = ["build", "model_stages", "quantizable_op_types", "quantize"]
 
 PADDLE_CALIBRATION_ALGOS = ("avg", "hist", "KL", "mse", "abs_max")
+
+#: Operator types PaddleSlim's static PTQ quantizes by default (weights and inputs).
+PADDLESLIM_QUANTIZABLE = ("conv2d", "depthwise_conv2d", "conv2d_transpose", "mul", "matmul", "matmul_v2")
+
+#: What each int8 runtime can run of them. Paddle Inference 2.6's oneDNN int8 path (``quant_dequant_mkldnn_pass``)
+#: turns the int8 weights of an ONNX-format model back into floats only for conv2d, depthwise_conv2d, mul, matmul
+#: and matmul_v2, and has no int8 ``conv2d_transpose`` kernel: a quantized transposed convolution keeps int8
+#: weights that its fp32 kernel then reads ("The type of data we are trying to retrieve (float32) does not match
+#: the type of data (int8)"; the DB head of a PP-OCR text detector has two). Paddle Lite and TensorRT take all six.
+RUNTIME_INT8_OPS: dict[str, tuple[str, ...]] = {
+    "paddle_inference": ("conv2d", "depthwise_conv2d", "mul", "matmul", "matmul_v2"),
+}
 
 
 def _detect_file_format(path: str, declared: str | None) -> str:
@@ -261,9 +273,40 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
         "batch_nums": quant.batch_nums,
         "batch_size": quant.batch_size,
         "seed": b.recipe.seed,
+        "op_types": quantizable_op_types(b),
     }
     node = b.add("quantize", "paddle.ptq", params, {"model": source.node, "data": data}, carries="quant")
     return Stage(name, node, "int8")
+
+
+def quantizable_op_types(b: PlanBuilder) -> list[str]:
+    """The operator types static PTQ quantizes: ``strategy.quant.op_types`` or all the target's runtime runs in int8."""
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    runtime = b.recipe.target.runtime
+    runnable = RUNTIME_INT8_OPS.get(runtime, PADDLESLIM_QUANTIZABLE)
+    if not quant.op_types:
+        left_out = [op for op in PADDLESLIM_QUANTIZABLE if op not in runnable]
+        detail = f"int8 for {', '.join(runnable)}"
+        if left_out:
+            detail += f"; {', '.join(left_out)} stay fp32 ({runtime} has no int8 path for them)"
+        b.check("quant.op_types", "ok", detail)
+        return list(runnable)
+    for op in quant.op_types:
+        if op not in runnable:
+            reason = (
+                f"{runtime} cannot run a PaddleSlim-quantized {op}"
+                if op in PADDLESLIM_QUANTIZABLE
+                else f"'{op}' is not an operator type PaddleSlim quantizes"
+            )
+            raise RecipeError(
+                f"strategy.quant.op_types: {reason}",
+                key="strategy.quant.op_types",
+                value=op,
+                valid=list(runnable),
+            )
+    b.check("quant.op_types", "ok", f"int8 for {', '.join(quant.op_types)} (strategy.quant.op_types)")
+    return list(quant.op_types)
 
 
 def build(b: PlanBuilder, runtime: Runtime) -> None:

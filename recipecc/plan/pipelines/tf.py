@@ -5,8 +5,9 @@
             last Keras model -> quantize (convert: int8 | dynamic | fp16)  -> bench.<stage>
                              \\-> qat (tfmot quantize_model -> int8 .tflite) -> bench.qat
 
-A user's ``.tflite`` file is the baseline itself (benchmark only: the TFLite converter cannot start from a
-``.tflite``). Stage names: baseline, pruned, int8 / pruned+int8, fp16, dynamic, qat (prefixed ``pruned+`` after
+A user's ``.tflite`` file is the baseline itself; the TFLite converter cannot start from it, so its int8 stage
+comes from ai-edge-quantizer (``tf.quantize_file``: static with calibration, dynamic, or weight-only int8).
+Stage names: baseline, pruned, int8 / pruned+int8, fp16, dynamic, weight-only, qat (prefixed ``pruned+`` after
 pruning).
 """
 
@@ -22,6 +23,7 @@ from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.tflite_file import read_tflite
 
 __all__ = ["build", "detect_format"]
 
@@ -88,6 +90,8 @@ def _source(b: PlanBuilder, data: str) -> tuple[str, str]:
         )
     params = {"path": str(Path(model.path).expanduser().resolve()), "format": fmt}
     params["fingerprint"] = fingerprint_path(model.path)
+    if model.trusted:  # the command line vouched for a Keras file whose Lambda layers run code
+        params["trusted"] = True
     return b.add("load", "tf.load", params), fmt
 
 
@@ -132,14 +136,26 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
     """Plan-time legality of the strategy for this model format on the tf backend."""
     strategy = b.recipe.strategy
     trains = strategy.prune is not None or (strategy.quant is not None and strategy.quant.mode == "qat")
-    if fmt == "tflite" and (trains or strategy.quant is not None):
-        what = "pruning" if strategy.prune is not None else f"quantization ({strategy.quant.mode})"  # type: ignore[union-attr]
+    if fmt == "tflite" and trains:
+        what = "pruning" if strategy.prune is not None else "quantization-aware training"
         raise RecipeError(
-            f"model '{b.recipe.model.path}' is a .tflite file: it can be benchmarked, not re-compressed ({what} "
-            "needs the source model: the TFLite converter and tfmot start from a Keras model or SavedModel)",
+            f"model '{b.recipe.model.path}' is a .tflite file: {what} needs the source model (tfmot trains a Keras "
+            "model); a .tflite file takes post-training quantization (ai-edge-quantizer)",
             key="strategy",
             value=strategy.name,
-            valid="strategy=none with a .tflite file, or give the SavedModel / .keras file",
+            valid="strategy=int8 (or quant, tflite_dynamic) with a .tflite file, or give the .keras / .h5 file",
+        )
+    if fmt == "tflite" and strategy.quant is not None:
+        _check_file_quant(b)
+        return
+    if strategy.quant is not None and strategy.quant.tflite.recipe != "auto":
+        raise RecipeError(
+            f"strategy.quant.tflite.recipe = '{strategy.quant.tflite.recipe}' chooses how ai-edge-quantizer "
+            f"quantizes a .tflite file; this model ('{b.recipe.model.path or b.recipe.model.arch}') goes through "
+            "the TFLite converter, whose modes are strategy.quant.mode",
+            key="strategy.quant.tflite.recipe",
+            value=strategy.quant.tflite.recipe,
+            valid="auto (or model=file model.path=x.tflite)",
         )
     if fmt == "savedmodel" and trains:
         raise RecipeError(
@@ -200,7 +216,97 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 valid="float, or mode ptq_static / qat",
             )
         if quant.mode == "ptq_static":
-            b.check("calibration", "ok", "TFLite converter calibration: min/max (strategy.quant.algo does not apply)")
+            b.check("calibration", "ok", "TFLite converter calibration: min/max")
+
+
+#: ai-edge-quantizer recipe -> (tf.quantize_file mode, stage name, precision)
+_FILE_RECIPES = {
+    "static_wi8_ai8": ("static", "int8", "int8"),
+    "dynamic_wi8_afp32": ("dynamic", "dynamic", "dynamic-int8"),
+    "weight_only_wi8_afp32": ("weight_only", "weight-only", "weight-only-int8"),
+}
+_FILE_RECIPE_OF_MODE = {"ptq_static": "static_wi8_ai8", "ptq_dynamic": "dynamic_wi8_afp32"}
+
+
+def _file_recipe(b: PlanBuilder) -> str:
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    return quant.tflite.recipe if quant.tflite.recipe != "auto" else _FILE_RECIPE_OF_MODE[quant.mode]
+
+
+def _check_file_quant(b: PlanBuilder) -> None:
+    """What ai-edge-quantizer can do to a user's .tflite file: int8 static, dynamic or weight-only."""
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    if quant.tflite.recipe == "auto" and quant.mode not in _FILE_RECIPE_OF_MODE:
+        raise RecipeError(
+            f"strategy.quant.mode = '{quant.mode}' on a .tflite file: ai-edge-quantizer makes int8 models from it "
+            "(the float16 converter mode needs the source model)",
+            key="strategy.quant.mode",
+            value=quant.mode,
+            valid=f"{', '.join(_FILE_RECIPE_OF_MODE)}, or strategy.quant.tflite.recipe=weight_only_wi8_afp32",
+        )
+    recipe = _file_recipe(b)  # (bits other than 8: the target's precision check refuses them)
+    assert b.recipe.model.path is not None
+    facts = read_tflite(b.recipe.model.path)
+    if facts is not None and facts.integer_weights:
+        raise RecipeError(
+            f"model '{b.recipe.model.path}' is quantized already ({facts.integer_weights} weight tensors stored as "
+            "integers): ai-edge-quantizer would leave them as they are",
+            key="strategy",
+            value=b.recipe.strategy.name,
+            valid="strategy=none to benchmark it as it is, or the float .tflite file to quantize",
+        )
+    if facts is not None and recipe == "static_wi8_ai8" and len(facts.inputs) != 1:
+        raise RecipeError(
+            f"model '{b.recipe.model.path}' takes {len(facts.inputs)} inputs "
+            f"({', '.join(name for name, _ in facts.inputs)}): static int8 calibrates single-input models here",
+            key="strategy.quant.mode",
+            value=quant.mode,
+            valid="ptq_dynamic, or strategy.quant.tflite.recipe=weight_only_wi8_afp32 (no calibration)",
+        )
+    if quant.io_type == "int8" and recipe != "static_wi8_ai8":
+        raise RecipeError(
+            f"strategy.quant.io_type = int8 needs a fully integer model; ai-edge-quantizer recipe {recipe} keeps "
+            "float activations",
+            key="strategy.quant.io_type",
+            value=quant.io_type,
+            valid="float, or the static_wi8_ai8 recipe (strategy.quant.mode=ptq_static)",
+        )
+    calibration = (
+        f", min/max calibrated on {quant.batch_nums * quant.batch_size} inputs" if recipe == "static_wi8_ai8" else ""
+    )
+    b.check(
+        "quant.tflite",
+        "ok",
+        f"the .tflite file is quantized by ai-edge-quantizer, recipe {recipe}{calibration} "
+        "(strategy.quant.tflite.recipe chooses another recipe)",
+    )
+
+
+def _check_custom_ops(b: PlanBuilder) -> None:
+    """Custom ops need kernels the application registers; LiteRT's Python interpreter has only its own few."""
+    assert b.recipe.model.path is not None
+    facts = read_tflite(b.recipe.model.path)
+    if facts is not None and facts.custom_ops:
+        b.check(
+            "custom_ops",
+            "warn",
+            f"the .tflite file uses custom ops ({', '.join(facts.custom_ops)}): unless LiteRT has their kernels "
+            "(MediaPipe's, for instance, come with MediaPipe), the interpreter cannot load it and the run stops there",
+        )
+
+
+def _quantize_file(b: PlanBuilder, source: Stage, data: str) -> Stage:
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    mode, name, precision = _FILE_RECIPES[_file_recipe(b)]
+    params: dict[str, Any] = {"mode": mode, "seed": b.recipe.seed}
+    inputs = {"model": source.node}
+    if mode == "static":
+        params |= {"io_type": quant.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
+        inputs["data"] = data
+    return Stage(name, b.add("quantize", "tf.quantize_file", params, inputs, carries="quant"), precision)
 
 
 def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stage:
@@ -241,6 +347,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
     if recipe.model.input_shape is not None:
         convert["input_shape"] = list(recipe.model.input_shape)
     if fmt == "tflite":
+        _check_custom_ops(b)
         stages = [Stage("baseline", source, "fp32")]
     else:
         stages = [Stage("baseline", b.add("convert", "tf.convert", convert, {"model": source, "data": data}), "fp32")]
@@ -281,7 +388,9 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
             "the pruned model is also converted with Optimize.EXPERIMENTAL_SPARSITY (stage pruned-sparse): its zeros "
             "are stored sparse, so the file itself shrinks; both files are measured",
         )
-    if recipe.strategy.quant is not None:
+    if recipe.strategy.quant is not None and fmt == "tflite":
+        stages.append(_quantize_file(b, quant_source, data))
+    elif recipe.strategy.quant is not None:
         stages.append(_quantize(b, quant_source, keras_node, data))
     for stage in stages:
         b.bench(stage, "tf.bench", data, delegate=recipe.target.delegate)

@@ -45,6 +45,15 @@ SPECS = (
         _TOOLS,
     ),
     PassSpec(
+        "tf.quantize_file",
+        "tf",
+        "recipecc.passes.tf.quantize_file:run",
+        "tflite",
+        "ai-edge-quantizer on a user's .tflite file: static int8 (min/max calibrated), dynamic or weight-only int8; "
+        "old operator codes, float16 / sparse weights and a missing signature are fixed first",
+        ("ai-edge-quantizer", "ai-edge-litert", "numpy"),
+    ),
+    PassSpec(
         "tf.qat",
         "tf",
         "recipecc.passes.tf.qat:run",

@@ -1,0 +1,209 @@
+"""``tf.quantize_file``: quantize a user's ``.tflite`` file itself, with ai-edge-quantizer (no source model needed).
+
+The TFLite converter starts from a Keras model or a SavedModel; a team that only has the ``.tflite`` (the common
+case for on-device models) gets its int8 model from Google's ai-edge-quantizer, which rewrites the flatbuffer
+directly. Modes (``strategy.quant.mode`` -> ai-edge-quantizer recipe):
+
+- ``ptq_static`` -> ``static_wi8_ai8``: int8 weights (per channel, symmetric) and int8 activations (per tensor),
+  min/max calibrated by running the float model on calibration inputs; ``io_type: float`` (default) keeps float
+  inputs and outputs (the quantizer's INPUT/OUTPUT ops are left unquantized, so a QUANTIZE / DEQUANTIZE pair sits
+  at each end), ``io_type: int8`` makes them int8.
+- ``ptq_dynamic`` -> ``dynamic_wi8_afp32``: int8 weights, activations quantized on the fly by the kernels.
+- ``weight_only`` -> ``weight_only_wi8_afp32``: int8 weights expanded to float at load time; smaller file, float
+  compute.
+
+The file is first made quantizable (``flatbuffer_prep.prepare``: operator codes, float16 / sparse weights, a
+signature); which ops ended up int8 and which stayed float is recorded (``op_summary``), so a model that shrank
+little or got slower says why.
+
+Calibration inputs are the calibration split when it fits the model's input; with the default digits data and a
+model that takes something else (MediaPipe's iris model: 1x64x64x3), they are seeded uniform-random arrays shaped
+like the model's input, and the artifact says so: ranges calibrated on noise, quality unknown until the user
+gives images (``dataset=image_folder``).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.data.arrays import load_split
+from recipecc.passes.quiet import quiet_native_stderr
+from recipecc.passes.tf.common import TFLITE_FILE, gzip_size
+from recipecc.passes.tf.flatbuffer_prep import op_summary, prepare
+
+__all__ = ["FILE_MODES", "run"]
+
+logger = logging.getLogger(__name__)
+
+#: mode -> (ai-edge-quantizer recipe, precision of the stage)
+FILE_MODES = {
+    "static": ("static_wi8_ai8", "int8"),
+    "dynamic": ("dynamic_wi8_afp32", "dynamic-int8"),
+    "weight_only": ("weight_only_wi8_afp32", "weight-only-int8"),
+}
+
+
+def _recipe(mode: str, io_type: str) -> Any:
+    from ai_edge_quantizer import qtyping, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    if mode != "static":
+        return getattr(recipe, FILE_MODES[mode][0])()
+    manager = recipe_manager.RecipeManager()
+    manager.add_static_config(
+        regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, activation_num_bits=8, weight_num_bits=8
+    )
+    if io_type == "float":
+        for edge in (qtyping.TFLOperationName.INPUT, qtyping.TFLOperationName.OUTPUT):
+            manager.add_quantization_config(".*", edge, algorithm_key=AlgorithmName.NO_QUANTIZE)
+    return manager.get_quantization_recipe()
+
+
+def _input_details(flatbuffer: bytes, signature: str) -> list[dict[str, Any]]:
+    """The signature's inputs, named as the signature names them (the calibrator feeds them by those names, which
+    differ from the tensor names in converter output: ``image`` for ``serving_default_image:0``)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with quiet_native_stderr():
+        runner = Interpreter(model_content=flatbuffer).get_signature_runner(signature)
+        details = runner.get_input_details()
+    return [{**detail, "name": name} for name, detail in details.items()]
+
+
+def _calibration_inputs(
+    details: list[dict[str, Any]], data: dict[str, NDArray[Any]], data_meta: dict[str, Any], count: int, seed: int
+) -> tuple[list[dict[str, NDArray[Any]]], str]:
+    """Up to ``count`` samples (one per batch of 1) for the model's inputs, and where they came from."""
+    if len(details) != 1:
+        raise PassFailure(
+            f"the model takes {len(details)} inputs ({', '.join(str(d['name']) for d in details)}); recipecc "
+            "calibrates single-input models (quantize it with strategy.quant.mode=ptq_dynamic, or weight_only)"
+        )
+    detail = details[0]
+    shape = [int(d) for d in detail["shape"]]
+    images = data["x_train"]
+    rng = np.random.RandomState(seed)
+    name = str(detail["name"])
+    if list(images.shape[1:]) == shape[1:]:
+        picked = rng.permutation(len(images))[:count]
+        samples = [{name: np.asarray(images[i : i + 1], dtype=np.float32)} for i in picked]
+        return samples, f"{len(samples)} images of the calibration split"
+    if data_meta.get("name") != "digits":
+        raise PassFailure(
+            f"the model takes inputs of shape {shape}, the dataset has {['N', *images.shape[1:]]}: set "
+            "dataset.size / image_size (and channels, layout) to match the model"
+        )
+    samples = [{name: rng.uniform(0.0, 1.0, size=[1, *shape[1:]]).astype(np.float32)} for _ in range(count)]
+    return samples, (
+        f"{count} seeded uniform-random arrays in [0, 1] shaped like the model's input {shape}: the default digits "
+        "data does not fit it, so activation ranges come from noise; give images like the model's "
+        "(dataset=image_folder) for a calibration that represents them"
+    )
+
+
+def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_float: dict[str, int], mode: str) -> str:
+    """The report's account of what was done to the file and what ended up int8."""
+    parts = []
+    if prepared.get("operator_codes_fixed"):
+        parts.append(f"{prepared['operator_codes_fixed']} operator codes read from the deprecated field")
+    for name, count in prepared.get("constants_folded", {}).items():
+        parts.append(f"{count} {name} ops of stored weights folded to float32 constants")
+    if prepared.get("signature_added"):
+        parts.append(f"signature '{prepared['signature_added']}' added")
+    text = f"; file prepared: {', '.join(parts)}" if parts else ""
+    if mode == "static":
+        compute = sum(row["ops"] for name, row in ops.items() if name not in ("QUANTIZE", "DEQUANTIZE"))
+        int8 = sum(row["int8"] for row in ops.values())
+        text += f"; {int8} of {compute} ops compute in int8"
+        if left_float:
+            text += " (float: " + ", ".join(f"{name} x{n}" for name, n in left_float.items()) + ")"
+        conversions = sum(ops.get(name, {}).get("ops", 0) for name in ("QUANTIZE", "DEQUANTIZE"))
+        if conversions:
+            text += f", {conversions} QUANTIZE/DEQUANTIZE ops between them"
+    return text
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    p = ctx.params
+    mode, io_type = str(p["mode"]), str(p.get("io_type", "float"))
+    if mode not in FILE_MODES:
+        raise PassFailure(f"unknown ai-edge-quantizer mode '{mode}'; valid: {', '.join(FILE_MODES)}")
+    model_dir = ctx.input("model")
+    meta = read_artifact(model_dir)
+    if meta["format"] != "tflite":
+        raise PassFailure(f"tf.quantize_file quantizes .tflite files, not '{meta['format']}'")
+    source = model_dir / meta["model_files"][0]
+    flatbuffer, signature, prepared = prepare(source)
+
+    from ai_edge_quantizer import quantizer
+
+    engine = quantizer.Quantizer(flatbuffer, _recipe(mode, io_type))
+    facts: dict[str, Any] = {
+        "conversion": f"ai-edge-quantizer {metadata.version('ai-edge-quantizer')} recipe {FILE_MODES[mode][0]}"
+        + (f", {io_type} inputs/outputs" if mode == "static" else ""),
+    }
+    calibration = None
+    if engine.need_calibration:
+        data_dir = ctx.input("data")
+        samples, origin = _calibration_inputs(
+            _input_details(flatbuffer, signature),
+            load_split(data_dir),
+            read_artifact(data_dir),
+            int(p["calibration_images"]),
+            int(p.get("seed", 0)),
+        )
+        try:
+            with quiet_native_stderr():
+                calibration = engine.calibrate({signature: samples}, num_threads=1)
+        except Exception as exc:  # LiteRT raises RuntimeError / ValueError, the quantizer more types
+            raise PassFailure(
+                f"ai-edge-quantizer could not calibrate {source.name} ({type(exc).__name__}: {exc})"
+            ) from exc
+        facts["calibration"] = {
+            "images": len(samples),
+            "origin": origin,
+            "algo": "min/max (ai-edge-quantizer)",
+            "per_channel_weights": True,
+        }
+    try:
+        with quiet_native_stderr():
+            result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
+    except Exception as exc:
+        raise PassFailure(f"ai-edge-quantizer could not quantize {source.name} ({type(exc).__name__}: {exc})") from exc
+    quantized = bytes(result.quantized_model)
+    path: Path = ctx.out_dir / TFLITE_FILE
+    path.write_bytes(quantized)
+    ops = op_summary(quantized)
+    left_float = {
+        name: row["ops"] - row["int8"]
+        for name, row in ops.items()
+        if mode == "static" and name not in ("QUANTIZE", "DEQUANTIZE") and row["ops"] > row["int8"]
+    }
+    facts["quantization"] = {
+        "tool": f"ai-edge-quantizer {metadata.version('ai-edge-quantizer')}",
+        "recipe": FILE_MODES[mode][0],
+        "weights": "int8",
+        "activations": {"static": "int8", "dynamic": "float32 (int8 on the fly where supported)"}.get(mode, "float32"),
+        "io": io_type if mode == "static" else "float",
+        "prepared": prepared,
+        "ops": ops,
+        "ops_left_float": left_float,
+    }
+    facts["conversion"] += _describe(prepared, ops, left_float, mode)
+    carried: dict[str, Any] = {k: meta[k] for k in ("input_shape", "params") if k in meta}
+    return {
+        **carried,
+        "format": "tflite",
+        "model_files": [path.name],
+        "size_bytes": path.stat().st_size,
+        "gzip_bytes": gzip_size(path),
+        "precision": FILE_MODES[mode][1],
+        **facts,
+    }
