@@ -59,7 +59,8 @@ def _check_detection_stages(run_dir: Path, results: dict[str, Any]) -> None:
         detections = json.loads(
             (detections_file if detections_file.is_absolute() else run_dir / detections_file).read_text()
         )
-        assert {"image_id", "category_id", "bbox", "score"} <= set(detections[0])
+        # two epochs from the head's prior may leave no box above the 0.005 confidence: then the file is empty
+        assert all({"image_id", "category_id", "bbox", "score"} <= set(record) for record in detections)
         # anyone can recompute the stage's number from the two files the run names
         assert coco_ap(ground_truth, detections)["map"] == pytest.approx(metrics["map"], abs=1e-9)
 

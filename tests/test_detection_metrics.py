@@ -90,3 +90,28 @@ def test_baseline_boxes_as_ground_truth_give_fidelity() -> None:
     assert len(gt["annotations"]) == 2
     assert coco_ap(gt, baseline)["map"] == pytest.approx(1.0)
     assert coco_ap(gt, baseline[:1])["map"] == pytest.approx(0.5)
+
+
+def test_score_is_told_whether_it_compares_with_labels_or_with_a_reference_model() -> None:
+    """``score`` never guesses from array shapes: labels are packed targets, ``reference=True`` means another
+    model's kept boxes, and the wrong kind is an error naming the expected shape."""
+    from recipecc.datasets.detection import DetectionSample, pack_targets
+    from recipecc.tasks.detection import KEPT_BOXES, score
+
+    kept = np.zeros((1, KEPT_BOXES, 6), dtype=np.float32)
+    kept[:, :, 5] = -1
+    kept[0, 0] = (0.1, 0.1, 0.5, 0.5, 0.9, 2)  # normalised box, score, class 2
+    sample = DetectionSample(
+        image_id=7,
+        path=Path(),
+        width=100,
+        height=100,
+        boxes=np.array([[10, 10, 50, 50]], np.float32),
+        labels=np.array([2]),
+        ignore=np.array([False]),
+    )
+    labels = pack_targets([sample], KEPT_BOXES - 1)  # (1, KEPT_BOXES, 6): the shape of kept boxes too
+    assert score(kept, labels, num_classes=4) == pytest.approx(1.0)
+    assert score(kept, kept, reference=True, num_classes=4) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="kept predictions"):
+        score(kept, labels[:, :5], reference=True, num_classes=4)

@@ -46,7 +46,7 @@ def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
     )  # fmt: skip
     results = outcome.results
     assert results["task"] == "segmentation" and results["quality_metric"] == "miou"
-    assert results["quality_label"] == "mIoU" and results["quality_percent"] is False
+    assert results["quality_label"] == "mIoU (x100)" and results["quality_percent"] is False
     names = [s["name"] for s in results["stages"]]
     assert names == ["baseline", "pruned", "pruned+int8"]
     for s in results["stages"]:
@@ -70,7 +70,7 @@ def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
     assert 2.5 <= weights["pruned"] / weights["pruned+int8"] <= 4.5
     assert int8["size_bytes"] < pruned["size_bytes"]
     report = outcome.reports["markdown"].read_text()
-    assert "| Stage | Precision | mIoU |" in report and "Per-class IoU" in report
+    assert "| Stage | Precision | mIoU (x100) |" in report and "Per-class IoU" in report
 
 
 def _sizes() -> dict[str, float]:

@@ -67,11 +67,18 @@ def quality_metric(stages: list[dict[str, Any]]) -> str:
     return "top1"
 
 
+#: how a title says its values are a 0..1 metric x100
+POINTS_SCALE = "(x100)"
+
+
 def quality_label(task_name: str, metric: str) -> str:
-    """The report's column title for the headline metric: the task's label, or the metric "vs baseline"."""
+    """The report's column title for the headline metric: the task's label, or the metric "vs baseline".
+
+    Metrics a task shows as points (mAP, mIoU: the 0..1 value x100, as the reference tables print them) say so in
+    the title, so ``0.15`` is never read as AP 0.15: results.json keeps every metric in 0..1."""
     task = TASKS.get(task_name)
     if task is not None and metric == task.headline:
-        return task.headline_label
+        return task.headline_label if task.percent else f"{task.headline_label} {POINTS_SCALE}"
     return f"{metric} (vs baseline)"
 
 

@@ -16,6 +16,7 @@ from recipecc.datasets.errors import DatasetFormatError
 from recipecc.datasets.shapes import SHAPE_CLASSES
 from recipecc.datasets.sources import check_detection
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.data_common import image_set_params
 from recipecc.recipe.errors import RecipeError
 
 if TYPE_CHECKING:
@@ -32,22 +33,11 @@ MAX_GENERATED_SIZE = 320
 def detection_params(b: PlanBuilder, layout: str, input_size: int) -> dict[str, Any]:
     model, data = b.recipe.model, b.recipe.dataset
     fmt = DETECTION_DATASETS[data.name]
-    params: dict[str, Any] = {
-        "name": data.name,
+    params: dict[str, Any] = image_set_params(b, layout) | {
         "format": fmt,
-        "seed": data.seed,
-        "layout": layout,
         "input_size": input_size,
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "scale": data.scale,
-        "split": data.split or "val",
-        "train_split": data.train_split or "train",
         "annotations": data.annotations,
         "image_dir": data.image_dir,
-        "max_images": data.max_images,
-        "eval_images": data.eval_images,
-        "num_classes": model.num_classes,
     }
     if data.root is None:
         if not data.name.startswith("shapes_"):

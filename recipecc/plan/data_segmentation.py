@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from recipecc.datasets.errors import DatasetFormatError
 from recipecc.datasets.segmentation import FORMATS, check_split, detect_format
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.data_common import image_set_params
 from recipecc.recipe.errors import RecipeError
 
 if TYPE_CHECKING:
@@ -43,21 +44,9 @@ def _size(b: PlanBuilder) -> list[int]:
 def segmentation_params(b: PlanBuilder, layout: str) -> dict[str, Any]:
     model, data = b.recipe.model, b.recipe.dataset
     size = _size(b)
-    params: dict[str, Any] = {
-        "name": data.name,
-        "seed": data.seed,
-        "layout": layout,
+    params: dict[str, Any] = image_set_params(b, layout) | {
         "size": size,
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "scale": data.scale,
-        "color": data.color,
-        "train_split": data.train_split or "train",
-        "split": data.split or "val",
-        "max_images": data.max_images,
-        "eval_images": data.eval_images,
         "ignore_index": data.ignore_index,
-        "num_classes": model.num_classes,
         "format": data.format,
     }
     if data.name == "shapes_seg":

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.tasks import Task
-from recipecc.tasks.outputs import DEFAULT_THRESHOLD, align_outputs, compare_outputs
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept, align_outputs, compare_outputs
 
 __all__ = ["TASK", "Evaluator", "fidelity", "keep", "predictions", "quality_metrics", "score"]
 
@@ -32,8 +32,9 @@ def predictions(outputs: Sequence[NDArray[Any]]) -> NDArray[Any]:
     return np.asarray(scores.reshape(len(scores), -1).argmax(1))
 
 
-def score(predicted: NDArray[Any], targets: NDArray[Any], **_: Any) -> float:
-    """Top-1: the fraction of predictions equal to the targets."""
+def score(predicted: NDArray[Any], targets: NDArray[Any], *, reference: bool = False, **_: Any) -> float:
+    """Top-1: the fraction of predictions equal to the targets (labels, or with ``reference=True`` another
+    model's predictions: the same formula gives the agreement)."""
     return float((np.asarray(predicted) == np.asarray(targets)).mean()) if len(targets) else 0.0
 
 
@@ -116,12 +117,8 @@ def quality_metrics(
 
 
 def fidelity(
-    ours: Mapping[str, NDArray[Any]],
-    reference: Mapping[str, NDArray[Any]],
-    *,
-    requested: Sequence[str] = (),
-    threshold: float = DEFAULT_THRESHOLD,
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+) -> Fidelity:
     """The first output's agreement with the baseline (and the requested measures); every output's details."""
     ours = align_outputs(ours, reference)
     first = next(iter(reference))

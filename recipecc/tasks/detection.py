@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from recipecc.datasets.detection import unpack_targets
+from recipecc.datasets.detection import TARGET_COLUMNS, unpack_targets
 from recipecc.metrics.detection import baseline_as_ground_truth, coco_ap, voc_map
 from recipecc.metrics.yolo import YoloDecoder
 from recipecc.tasks import Task
-from recipecc.tasks.outputs import DEFAULT_THRESHOLD
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept
 
 __all__ = ["DETECTIONS_FILE", "TASK", "Evaluator", "decoder", "fidelity", "keep", "predictions", "score"]
 
@@ -92,15 +92,24 @@ def _records(kept: NDArray[Any], sizes: Sequence[tuple[int, int]], image_ids: Se
     return records
 
 
-def score(predicted: NDArray[Any], targets: NDArray[Any], **params: Any) -> float:
+def score(predicted: NDArray[Any], targets: NDArray[Any], *, reference: bool = False, **params: Any) -> float:
     """COCO AP@[.5:.95] of kept predictions against packed targets (sensitivity analysis uses this).
 
-    When the targets are another model's kept predictions (same shape: no labels score the model, so sensitivity
-    compares with the unpruned model), the score is ``map_agreement`` with them."""
+    With ``reference=True`` the targets are another model's kept predictions (no labels score the model, so
+    sensitivity compares with the unpruned model) and the score is ``map_agreement`` with them."""
     targets = np.asarray(targets)
-    if targets.shape[1:] == np.asarray(predicted).shape[1:]:
+    if reference:
+        if targets.shape[1:] != np.asarray(predicted).shape[1:]:
+            raise ValueError(
+                f"reference detections must be kept predictions shaped like these, (N, {KEPT_BOXES}, 6); "
+                f"got {targets.shape}"
+            )
         threshold = float(params.get("threshold") or DEFAULT_THRESHOLD)
         return fidelity({"boxes": predicted}, {"boxes": targets}, threshold=threshold)[0]["map_agreement"]
+    if targets.ndim != 3 or targets.shape[2] != len(TARGET_COLUMNS):
+        raise ValueError(
+            f"detection labels must be packed targets (N, 1 + boxes, {len(TARGET_COLUMNS)}); got {targets.shape}"
+        )
     evaluator = Evaluator(**params)
     evaluator.add(predicted, targets)
     return evaluator.metrics()["map"]
@@ -170,12 +179,8 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str], **params: Any) -
 
 
 def fidelity(
-    ours: Mapping[str, NDArray[Any]],
-    reference: Mapping[str, NDArray[Any]],
-    *,
-    requested: Sequence[str] = (),
-    threshold: float = DEFAULT_THRESHOLD,
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+) -> Fidelity:
     """COCO AP of this stage's boxes against the baseline's boxes scoring at least ``threshold``."""
     mine, theirs = ours["boxes"], reference["boxes"]
     images = [{"id": i + 1, "width": 1, "height": 1} for i in range(len(theirs))]

@@ -3,14 +3,14 @@ compared with the baseline's by the measure its shape calls for (:mod:`recipecc.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.tasks import Task
-from recipecc.tasks.outputs import DEFAULT_THRESHOLD, compare_outputs
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept, compare_outputs
 
 __all__ = ["TASK", "fidelity", "keep"]
 
@@ -31,10 +31,6 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str]) -> dict[str, NDA
 
 
 def fidelity(
-    ours: Mapping[str, NDArray[Any]],
-    reference: Mapping[str, NDArray[Any]],
-    *,
-    requested: Sequence[str] = (),
-    threshold: float = DEFAULT_THRESHOLD,
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+) -> Fidelity:
     return compare_outputs(ours, reference, threshold)

@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 __all__ = [
     "DEFAULT_THRESHOLD",
     "HEADLINES",
+    "Fidelity",
+    "Kept",
     "align_outputs",
     "compare_outputs",
     "compare_tensor",
@@ -38,6 +40,10 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.5
+#: a stage's kept outputs, by output name (what every task's ``keep`` returns and ``fidelity`` compares)
+Kept = Mapping[str, NDArray[Any]]
+#: what every task's ``fidelity`` returns: the headline measures, and per output the details the report shows
+Fidelity = tuple[dict[str, float], dict[str, dict[str, Any]]]
 HEADLINES = {
     "scores": "top1_agreement",
     "sequence": "position_agreement",

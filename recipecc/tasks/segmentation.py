@@ -11,14 +11,14 @@ predictions as the truth) and ``pixel_agreement``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.tasks import Task
-from recipecc.tasks.outputs import DEFAULT_THRESHOLD, compare_outputs, confusion_iou
+from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept, compare_outputs, confusion_iou
 
 __all__ = ["IGNORE_INDEX", "TASK", "Evaluator", "confusion_matrix", "fidelity", "keep", "predictions", "score"]
 
@@ -70,9 +70,16 @@ def confusion_matrix(
 
 
 def score(
-    predicted: NDArray[Any], targets: NDArray[Any], *, num_classes: int, ignore_index: int = IGNORE_INDEX, **_: Any
+    predicted: NDArray[Any],
+    targets: NDArray[Any],
+    *,
+    num_classes: int,
+    ignore_index: int = IGNORE_INDEX,
+    reference: bool = False,
+    **_: Any,
 ) -> float:
-    """mIoU of label maps against targets."""
+    """mIoU of label maps against targets (label maps, or with ``reference=True`` another model's predicted maps:
+    the same formula gives the agreement)."""
     return confusion_iou(confusion_matrix(predicted, targets, int(num_classes), int(ignore_index)))[0]
 
 
@@ -111,12 +118,8 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str]) -> dict[str, NDA
 
 
 def fidelity(
-    ours: Mapping[str, NDArray[Any]],
-    reference: Mapping[str, NDArray[Any]],
-    *,
-    requested: Sequence[str] = (),
-    threshold: float = DEFAULT_THRESHOLD,
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+) -> Fidelity:
     """mIoU of this stage's label maps with the baseline's as the truth, and the fraction of equal pixels."""
     name = next(iter(reference))
     # one label map each (``keep``), named after the export's output variable, which differs between a model and

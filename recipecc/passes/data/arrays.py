@@ -11,13 +11,14 @@ pages, so no pass holds the whole set in memory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DATA_FILE", "ArrayWriter", "load_split", "save_split"]
+__all__ = ["DATA_FILE", "ArrayWriter", "ImageWriter", "load_split", "save_split"]
 
 DATA_FILE = "data.npz"
 
@@ -47,3 +48,37 @@ class ArrayWriter:
     def close(self) -> None:
         self.array.flush()
         del self.array
+
+
+class ImageWriter:
+    """The ``x_<part>`` array of a split: RGB images resized to ``size`` (H, W, bilinear), scaled, optionally
+    turned to BGR, normalised per channel and stored in ``layout`` (``NCHW`` or ``NHWC``), one image at a time.
+
+    ``params`` are the data pass's: ``layout``, ``mean``, ``std``, ``scale`` and (optional) ``color``.
+    """
+
+    def __init__(self, folder: Path, part: str, count: int, size: tuple[int, int], params: Mapping[str, Any]) -> None:
+        height, width = size
+        self.size = size
+        self.channels_first = params["layout"] == "NCHW"
+        self.bgr = params.get("color", "RGB") == "BGR"
+        self.mean = np.asarray(params["mean"], dtype=np.float32)
+        self.std = np.asarray(params["std"], dtype=np.float32)
+        self.scale = float(params["scale"])
+        shape = (count, 3, height, width) if self.channels_first else (count, height, width, 3)
+        self.writer = ArrayWriter(folder, f"x_{part}", shape, np.float32)
+
+    def __setitem__(self, index: int, rgb: NDArray[np.uint8]) -> None:
+        from PIL import Image
+
+        height, width = self.size
+        if rgb.shape[:2] != (height, width):
+            rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
+        x: NDArray[Any] = rgb.astype(np.float32)
+        if self.bgr:
+            x = x[..., ::-1]
+        x = (x * self.scale - self.mean) / self.std
+        self.writer[index] = x.transpose(2, 0, 1) if self.channels_first else x
+
+    def close(self) -> None:
+        self.writer.close()

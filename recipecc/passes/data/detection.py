@@ -25,7 +25,8 @@ from recipecc.datasets.detection import DetectionSample, pack_targets, read_imag
 from recipecc.datasets.errors import DatasetFormatError
 from recipecc.datasets.sources import read_detection
 from recipecc.passes.base import PassContext, PassFailure, progress
-from recipecc.passes.data.arrays import ArrayWriter
+from recipecc.passes.data.arrays import ArrayWriter, ImageWriter
+from recipecc.passes.data.roots import dataset_root
 
 __all__ = ["GROUND_TRUTH_FILE", "MAX_BOXES", "run"]
 
@@ -35,23 +36,13 @@ MAX_BOXES = 100
 
 
 def _write_images(folder: Path, part: str, samples: list[DetectionSample], params: Any, advance: Any) -> None:
-    from PIL import Image
-
     size = int(params["input_size"])
-    channels_first = params["layout"] == "NCHW"
-    shape = (len(samples), 3, size, size) if channels_first else (len(samples), size, size, 3)
-    images = ArrayWriter(folder, f"x_{part}", shape, np.float32)
-    mean = np.asarray(params["mean"], dtype=np.float32)
-    std = np.asarray(params["std"], dtype=np.float32)
+    images = ImageWriter(folder, part, len(samples), (size, size), params)
     for index, sample in enumerate(samples):
         try:
-            rgb = read_image(sample.path)
+            images[index] = read_image(sample.path)
         except DatasetFormatError as exc:
             raise PassFailure(str(exc)) from None
-        if rgb.shape[:2] != (size, size):
-            rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
-        x = (rgb.astype(np.float32) * float(params["scale"]) - mean) / std
-        images[index] = x.transpose(2, 0, 1) if channels_first else x
         advance(1)
     images.close()
     targets = ArrayWriter(folder, f"y_{part}", (len(samples), 1 + MAX_BOXES, 6), np.float32)
@@ -64,18 +55,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     p = ctx.params
     fmt = str(p["format"])
     generated = p.get("generate")
-    if generated:
-        from recipecc.datasets.shapes import write_shapes
-
-        root = ctx.out_dir / "shapes"
-        write_shapes(
-            root,
-            splits={str(k): int(v) for k, v in generated["splits"].items()},
-            image_size=int(generated["image_size"]),
-            seed=int(p["seed"]),
-        )
-    else:
-        root = Path(str(p["root"])).expanduser()
+    root = dataset_root(ctx)
     try:
         test_set = read_detection(fmt, root, str(p["split"]), p.get("annotations"), p.get("image_dir"))
         train_set = read_detection(fmt, root, str(p["train_split"]))

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from recipecc.datasets.errors import DatasetFormatError
 from recipecc.datasets.segmentation import SegmentationSample, detect_format, list_samples, read_image, read_mask
 from recipecc.passes.base import PassContext, PassFailure, progress
-from recipecc.passes.data.arrays import ArrayWriter
+from recipecc.passes.data.arrays import ArrayWriter, ImageWriter
+from recipecc.passes.data.roots import dataset_root
 
 __all__ = ["run"]
 
@@ -37,13 +37,8 @@ def _write(
     from PIL import Image
 
     height, width = size
-    layout = str(params["layout"])
-    channels_first = layout == "NCHW"
-    shape = (len(samples), 3, height, width) if channels_first else (len(samples), height, width, 3)
-    images = ArrayWriter(folder, f"x_{part}", shape, np.float32)
+    images = ImageWriter(folder, part, len(samples), size, params)
     masks = ArrayWriter(folder, f"y_{part}", (len(samples), height, width), np.uint8)
-    mean = np.asarray(params["mean"], dtype=np.float32)
-    std = np.asarray(params["std"], dtype=np.float32)
     classes, ignore = int(params["num_classes"]), int(params["ignore_index"])
     for index, sample in enumerate(samples):
         try:
@@ -59,14 +54,9 @@ def _write(
                 f"{sample.mask}: label values {bad[:8].tolist()} are neither classes 0..{classes - 1} "
                 f"(model.num_classes={classes}) nor the ignore index {ignore} (dataset.ignore_index)"
             )
-        if (height, width) != rgb.shape[:2]:
-            rgb = np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
+        if (height, width) != mask.shape:
             mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
-        x: NDArray[Any] = rgb.astype(np.float32)
-        if params["color"] == "BGR":
-            x = x[..., ::-1]
-        x = (x * float(params["scale"]) - mean) / std
-        images[index] = x.transpose(2, 0, 1) if channels_first else x
+        images[index] = rgb
         masks[index] = mask
         advance(1)
     images.close()
@@ -76,18 +66,7 @@ def _write(
 def run(ctx: PassContext) -> dict[str, Any]:
     p = ctx.params
     generated = p.get("generate")
-    if generated:
-        from recipecc.datasets.shapes import write_shapes
-
-        root = ctx.out_dir / "shapes"
-        write_shapes(
-            root,
-            splits={str(k): int(v) for k, v in generated["splits"].items()},
-            image_size=int(generated["image_size"]),
-            seed=int(p["seed"]),
-        )
-    else:
-        root = Path(str(p["root"])).expanduser()
+    root = dataset_root(ctx)
     try:
         fmt = str(p.get("format") or detect_format(root))
         train = list_samples(root, str(p["train_split"]), fmt)

@@ -171,7 +171,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
     headline = TASKS[str(task.get("task", "classification")).replace("auto", "classification")].headline
     images, labels = data["x_train"][:count], data["y_train"][:count]
     scored_by = f"{headline} on training images"
-    if not p.get("labels", True):  # labels cannot score this model: measure agreement with its own predictions
+    reference = not p.get("labels", True)
+    if reference:  # labels cannot score this model: measure agreement with its own predictions
         labels = predictions(model, images, task)
         scored_by = f"{headline} agreement with the unpruned model"
     try:
@@ -180,14 +181,14 @@ def run(ctx: PassContext) -> dict[str, Any]:
         raise PassFailure(str(exc)) from None
     grid = [float(r) for r in p["ratios"]]
     pruner = make_pruner(model, spec["input_shape"], str(p["criterion"]))
-    baseline = evaluate(model, images, labels, task)
+    baseline = evaluate(model, images, labels, task, reference=reference)
     sensitivities: dict[str, dict[str, float]] = {}
     with progress("sensitivity", len(selected) * len(grid)) as advance:
         for path in selected:
             sensitivities[path] = {}
             for ratio in grid:
                 accuracy = _prune_and_measure(
-                    pruner, model, {path: ratio}, lambda: evaluate(model, images, labels, task)
+                    pruner, model, {path: ratio}, lambda: evaluate(model, images, labels, task, reference=reference)
                 )
                 sensitivities[path][str(ratio)] = max(0.0, baseline - accuracy)
                 advance(1, f"{path} @ {ratio:.1f}: -{baseline - accuracy:.3f}")

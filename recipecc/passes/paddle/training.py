@@ -71,11 +71,18 @@ def recalibrate_batch_norm(model: nn.Layer, images: NDArray[Any], batches: int =
 
 
 def evaluate(
-    model: nn.Layer, images: NDArray[Any], labels: NDArray[Any], task: Mapping[str, Any] | None = None
+    model: nn.Layer,
+    images: NDArray[Any],
+    labels: NDArray[Any],
+    task: Mapping[str, Any] | None = None,
+    *,
+    reference: bool = False,
 ) -> float:
-    """The task's headline score of a dygraph model (top-1, mIoU) against ``labels``."""
+    """The task's headline score of a dygraph model (top-1, mIoU, mAP) against ``labels``; with ``reference=True``
+    ``labels`` are another model's :func:`predictions` and the score is the agreement with them."""
     name, params = _task(task)
-    return float(task_module(name).score(predictions(model, images, task), np.asarray(labels), **params))
+    predicted = predictions(model, images, task)
+    return float(task_module(name).score(predicted, np.asarray(labels), reference=reference, **params))
 
 
 def train_epochs(
