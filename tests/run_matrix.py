@@ -53,10 +53,16 @@ class PairOutcome:
     log_tail: str = ""
 
 
-def discover() -> list[tuple[str, str]]:
-    """Every (recipe, target) pair the project ships."""
+def _on_the_host(target_file: Path) -> bool:
+    """A target whose device is this machine (``device: host``): its runs measure here, nothing is estimated."""
+    return any(line.split("#")[0].strip() == "device: host" for line in target_file.read_text().splitlines())
+
+
+def discover(*, host_only: bool = False) -> list[tuple[str, str]]:
+    """Every (recipe, target) pair the project ships; with ``host_only``, only the targets on this machine."""
     recipes = sorted(p.stem for p in (ROOT / "recipes" / "recipe").glob("*.yaml"))
-    targets = sorted(p.stem for p in (ROOT / "targets").glob("*.yaml"))
+    files = sorted((ROOT / "targets").glob("*.yaml"))
+    targets = [p.stem for p in files if not host_only or _on_the_host(p)]
     return [(recipe, target) for recipe in recipes for target in targets]
 
 

@@ -102,5 +102,9 @@ def resolve_neutral(b: PlanBuilder, runtime: Runtime) -> None:
         b.check("strategy.prune", "ok", f"criterion auto -> {criterion} on {runtime.backend}: {how}")
     if quant is not None and quant.algo == AUTO and quant.mode == "ptq_static" and runtime.backend == "paddle":
         quant = replace(quant, algo=PADDLE_DEFAULT_ALGO)
-        b.check("strategy.quant", "ok", f"algo auto -> {PADDLE_DEFAULT_ALGO} (PaddleSlim's default calibration)")
+        b.check(
+            "strategy.quant",
+            "ok",
+            f"algo auto -> {PADDLE_DEFAULT_ALGO} (mean of the per-batch abs-max; PaddleSlim's own default is hist)",
+        )
     b.recipe = replace(b.recipe, strategy=replace(strategy, prune=prune, quant=quant))
