@@ -177,3 +177,16 @@ def test_the_plan_warns_about_int8_on_a_cpu_without_vnni(
     for overrides in (["strategy=none", "target=host"], ["strategy=quant", "target=host_ort"], ["target=sd855"]):
         other = build_plan(validate_recipe(compose_recipe(overrides)))
         assert not [c for c in other.checks if c.name == "int8 cpu"], overrides
+
+
+@pytest.mark.backend
+def test_a_paddle_programs_own_feed_shape_decides_the_channels_of_the_default_data(tmp_path: Path) -> None:
+    """A 1-channel Paddle inference model without ``model.input_shape`` used to get 3-channel data (the paddle
+    convention) and fail in PTQ; the plan now reads the program's feed shape (protobuf, no paddle import)."""
+    from recipecc.recipe.declared_input import declared_input_shape
+
+    model_dir = _export(tmp_path, "db_head", _DB_HEAD)
+    assert declared_input_shape(model_dir / "inference.pdmodel") == [None, 1, None, None]
+    recipe = validate_recipe(compose_recipe(["model=file", f"model.path={model_dir}", "strategy=int8", "target=host"]))
+    shown = next(c.detail for c in build_plan(recipe).checks if c.name == "input")
+    assert "1 channel " in shown and "declared by the file as [N, 1, N, N]" in shown

@@ -21,6 +21,7 @@ from recipecc.plan.data_detection import DETECTION_DATASETS
 from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS
 from recipecc.recipe.declared_input import declared_input_shape
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.files import model_files
 from recipecc.recipe.schema import ModelConfig, RecipeConfig
 
 __all__ = ["STRATEGY_SECTIONS", "ModelInput", "check_strategy_carried", "data_node", "model_input", "warn_untrained"]
@@ -55,6 +56,13 @@ class ModelInput:
     #: inputs shaped like its own instead (the tflite runner and ai-edge-quantizer's calibration do that)
     data_follows: bool = True
 
+    @property
+    def spatial(self) -> tuple[int | None, ...]:
+        """The (height, width) the file declares (None where free), or () when it declares no shape."""
+        if self.declared is None or len(self.declared) != 4:
+            return ()
+        return self.declared[1:3] if self.layout == "NHWC" else self.declared[2:4]
+
     def describe(self) -> str:
         channels = "any channel count" if self.channels is None else f"{self.channels} channel"
         plural = "s" if (self.channels or 1) > 1 else ""
@@ -71,7 +79,8 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
     ImageNet ones take colour images of at least 32x32.
     A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else what a
     Keras file (``.keras``, ``.h5``) declares (its channels, and its size when square), else the framework's
-    convention (3 channels for paddle inference models, 1 for other tf files). A ``.tflite`` file the default data
+    convention (3 channels for paddle inference models, 1 for other tf files). A Paddle inference program's feed
+    shape decides likewise (NCHW: its channels, and its size when square). A ``.tflite`` file the default data
     cannot feed is measured on inputs shaped like its own (the tflite runner), so it keeps the convention here.
     """
     layout = "NHWC" if framework == "tf" else "NCHW"
@@ -79,6 +88,10 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
     if model.arch == "file":
         if shape is not None:
             channels = int(shape[-1] if layout == "NHWC" else shape[1])
+        elif framework == "paddle" and (declared := _declared_paddle_input(model)) is not None:
+            height, width = declared[2], declared[3]
+            size = height if height is not None and height == width else None
+            return ModelInput(framework, layout, declared[1], 1, size, tuple(declared))
         elif framework == "tf" and (declared := _declared_tf_input(model)) is not None:
             if str(model.path).lower().endswith(".tflite"):
                 return ModelInput(framework, layout, 1, 1, None, tuple(declared), data_follows=False)
@@ -90,6 +103,19 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
         return ModelInput(framework, layout, channels, 1)
     imagenet = model.arch in _IMAGENET_ARCHS or model.arch in _SEGMENTATION_ARCHS or model.arch in _DETECTION_ARCHS
     return ModelInput(framework, layout, 3 if imagenet else None, 32 if imagenet else 8)
+
+
+def _declared_paddle_input(model: ModelConfig) -> list[int | None] | None:
+    """The NCHW input shape a Paddle inference program declares, when it fixes the channel count."""
+    if model.path is None:
+        return None
+    path = Path(model.path).expanduser()
+    if path.is_dir():
+        path = next((f for f in model_files(path) if f.suffix == ".pdmodel" or f.name == "__model__"), path)
+    if path.suffix.lower() != ".pdmodel" and path.name != "__model__":
+        return None
+    declared = declared_input_shape(path)
+    return declared if declared is not None and len(declared) == 4 and declared[1] is not None else None
 
 
 def _declared_tf_input(model: ModelConfig) -> list[int | None] | None:
@@ -164,14 +190,14 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                     "give images it takes with dataset=image_folder dataset.root=DIR dataset.size=[H, W]",
                 )
                 return node
-        fixed = need.declared[1:3] if need.declared is not None and need.data_follows else ()
+        fixed = need.spatial if need.data_follows else ()
         if need.size is None and any(d is not None for d in fixed):
             raise RecipeError(
                 f"{who} declares inputs of {need.describe().split('as ')[-1]}; the digits data are square images "
                 "of one free size",
                 key="dataset",
                 value=data.name,
-                valid=f"dataset=image_folder dataset.root=DIR dataset.size=[{fixed[0]}, {fixed[1]}]",
+                valid=f"dataset=image_folder dataset.root=DIR dataset.size=[{fixed[0] or 'H'}, {fixed[1] or 'W'}]",
             )
         channels = need.channels or 1
         size = f"{need.size or data.image_size}x{need.size or data.image_size}"
@@ -196,7 +222,7 @@ def data_node(b: PlanBuilder, need: ModelInput) -> str:
                 value=list(data.size),
                 valid=f"both sizes >= {need.min_size}",
             )
-        fixed = need.declared[1:3] if need.declared is not None else ()
+        fixed = need.spatial
         if any(want is not None and want != have for want, have in zip(fixed, data.size, strict=False)):
             raise RecipeError(
                 f"{who} declares inputs of {need.describe().split('as ')[-1]}, dataset.size is {list(data.size)}",

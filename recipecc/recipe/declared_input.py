@@ -1,10 +1,12 @@
-"""The input shape a Keras or TFLite model file declares, read at plan time without importing a framework.
+"""The input shape a model file declares, read at plan time without importing a framework.
 
 A user's model file says what it takes: a ``.keras`` archive's ``config.json`` and a ``.h5`` file's
 ``model_config`` name the input layer's batch shape, a ``.tflite`` flatbuffer holds its input tensor's shape
-(``tflite_file.read_tflite``). The planner uses it to give the default data the channel count (and, where fixed
-and square, the size) the model takes, instead of assuming 1-channel digits and failing at run time. Unreadable or
-undeclared: ``None`` (the planner then keeps its conventions and ``model.input_shape`` can say it).
+(``tflite_file.read_tflite``), a Paddle inference program (``.pdmodel``) the shape of the variable its first
+``feed`` op writes (walked with ``protobuf_fields``; -1 is a free dimension). The planner uses it to give the
+default data the channel count (and, where fixed and square, the size) the model takes, instead of assuming
+1-channel digits and failing at run time. Unreadable or undeclared: ``None`` (the planner then keeps its
+conventions and ``model.input_shape`` can say it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from recipecc.recipe.protobuf_fields import fields, packed_or_single
 from recipecc.recipe.tflite_file import read_tflite
 
 __all__ = ["declared_input_shape"]
@@ -45,6 +48,8 @@ def declared_input_shape(path: str | Path) -> Shape | None:
         if suffix == ".tflite":
             facts = read_tflite(file)
             return facts.input_shapes[0] if facts is not None and facts.input_shapes else None
+        if suffix == ".pdmodel" or file.name == "__model__":
+            return paddle_feed_shape(file.read_bytes())
     except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile, ImportError) as exc:
         log.debug("cannot read the input shape of %s: %s", file, exc)
     return None
@@ -68,3 +73,36 @@ def _from_keras_config(config: Any) -> Shape | None:
         if isinstance(shape, list) and shape:
             return [int(d) if isinstance(d, int) and d > 0 else None for d in shape]
     return None
+
+
+def _text(value: int | memoryview) -> str:
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, memoryview) else ""
+
+
+def _nested(value: int | memoryview, number: int) -> list[int | memoryview]:
+    """The values of field ``number`` in the nested message ``value`` (none when ``value`` is not a message)."""
+    if not isinstance(value, memoryview):
+        return []
+    return [v for n, v in fields(value) if n == number]
+
+
+def paddle_feed_shape(program: bytes) -> Shape | None:
+    """The shape of the first input a Paddle ``ProgramDesc`` feeds (framework.proto: blocks=1; BlockDesc vars=3,
+    ops=4; VarDesc name=1, type=2; VarType lod_tensor=3; LoDTensorDesc tensor=1; TensorDesc dims=2; OpDesc type=3,
+    outputs=2; OpDesc.Var arguments=2)."""
+    blocks = [v for n, v in fields(program) if n == 1 and isinstance(v, memoryview)]
+    if not blocks:
+        return None
+    dims: dict[str, list[int]] = {}
+    fed: list[str] = []
+    for number, value in fields(blocks[0]):
+        if number == 3:  # VarDesc
+            name = next((_text(v) for v in _nested(value, 1)), "")
+            for var_type in _nested(value, 2):
+                for lod_tensor in _nested(var_type, 3):
+                    for tensor in _nested(lod_tensor, 1):
+                        dims[name] = [d for v in _nested(tensor, 2) for d in packed_or_single(v)]
+        elif number == 4 and any(_text(v) == "feed" for v in _nested(value, 3)):  # OpDesc of type feed
+            fed += [_text(arg) for out in _nested(value, 2) for arg in _nested(out, 2)]
+    shape = next((dims[name] for name in fed if name in dims), None)
+    return None if shape is None else [d if d > 0 else None for d in shape]
