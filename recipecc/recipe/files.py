@@ -17,6 +17,7 @@ from pathlib import Path
 
 from recipecc.common.weights import UnsafeWeights, load_weights
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.protobuf_fields import fields
 
 __all__ = ["IMAGE_SUFFIXES", "check_dataset_root", "check_model_path", "model_files", "paddle_params_file"]
 
@@ -34,41 +35,9 @@ def _bad(key: str, path: Path, problem: str, valid: str) -> RecipeError:
 
 def _protobuf_complete(data: bytes) -> bool:
     """Whether ``data`` walks as a sequence of protobuf fields that ends exactly at the end (not truncated)."""
-    pos, end = 0, len(data)
-
-    def varint() -> int:
-        nonlocal pos
-        value = shift = 0
-        while pos < end:
-            byte = data[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                break
-        raise ValueError("bad varint")
-
     try:
-        while pos < end:
-            tag = varint()
-            wire, field = tag & 7, tag >> 3
-            if field == 0:
-                return False
-            if wire == 0:
-                varint()
-            elif wire == 1:
-                pos += 8
-            elif wire == 2:
-                length = varint()  # (not `pos += varint()`: that reads pos before varint() moves it)
-                pos += length
-            elif wire == 5:
-                pos += 4
-            else:
-                return False
-            if pos > end:
-                return False
+        for _ in fields(data):
+            pass
     except ValueError:
         return False
     return True
