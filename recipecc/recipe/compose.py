@@ -27,7 +27,8 @@ from recipecc.recipe.guard import (
     check_overrides,
     check_yaml_tree,
 )
-from recipecc.recipe.schema import RecipeConfig, TargetConfig
+from recipecc.recipe.moved_keys import moved_key_error
+from recipecc.recipe.schema import QuantConfig, RecipeConfig, TargetConfig
 
 __all__ = [
     "GROUPS",
@@ -252,6 +253,9 @@ def translate_error(exc: BaseException) -> RecipeError:
                         key=mapping,
                         valid=f"+{mapping}={{pattern:value}} (a '+' adds entries; write dots in patterns as '*')",
                     )
+            moved = moved_key_error(full_key, quant_list_item=err.object_type is QuantConfig)
+            if moved is not None:
+                return moved
             name = full_key.rsplit(".", 1)[-1]
             fields = _schema_fields(full_key)
             return RecipeError(
