@@ -196,3 +196,54 @@ def test_a_backend_knob_on_another_backend_is_refused_by_name(overrides: tuple[s
     with pytest.raises(RecipeError) as info:
         plan_for(*overrides)
     assert info.value.key == key and words in str(info.value), str(info.value)
+
+
+def _nhwc_model(path: Path, height: int, width: int) -> Path:
+    """Transpose-Conv-GlobalAveragePool on [N, height, width, 3]: the layout converted Keras/TFLite models keep."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["c"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "nhwc",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", height, width, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 1, 1])],
+        [weight],
+    )
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_an_onnx_files_own_input_decides_the_default_datas_channels_size_and_layout(tmp_path: Path) -> None:
+    """An ONNX file used to get 1-channel 32x32 NCHW digits whatever it declared: planned, then failed in the
+    quantizer ("Got invalid dimensions for input"). The plan now reads the graph's first real input from the file's
+    protobuf bytes (no onnx import) and makes the data that fits, or refuses what the digits data cannot give."""
+    import onnx
+
+    from recipecc.recipe.declared_input import declared_input_shape
+
+    fixed = conv_model(tmp_path / "fixed.onnx", size=24)
+    model = onnx.load(str(fixed))
+    expected = [d.dim_value or None for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert declared_input_shape(fixed) == expected == [None, 3, 24, 24]
+    plan = plan_for("target=host_ort", "model=file", f"model.path={fixed}", "strategy=int8")
+    data = plan.node("data").params
+    assert (data["layout"], data["channels"], data["image_size"]) == ("NCHW", 3, 24)
+    assert "declared by the file as [N, 3, 24, 24]" in checks(plan)["input"][1]
+
+    hw = _nhwc_model(tmp_path / "hw.onnx", 40, 40)
+    nhwc = plan_for("target=host_ort", "model=file", f"model.path={hw}", "strategy=int8")
+    data = nhwc.node("data").params
+    assert (data["layout"], data["channels"], data["image_size"]) == ("NHWC", 3, 40)
+
+    wide = _nhwc_model(tmp_path / "wide.onnx", 48, 160)
+    with pytest.raises(RecipeError) as refused:
+        plan_for("target=host_ort", "model=file", f"model.path={wide}", "strategy=int8")
+    assert refused.value.key == "dataset" and "dataset.size=[48, 160]" in str(refused.value.valid)

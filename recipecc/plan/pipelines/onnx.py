@@ -365,7 +365,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
         data = data_node(b, model_input(model, "paddle"))
         stages = _paddle_stages(b, data)
     elif model.arch == "file":
-        data = b.dataset(recipe.dataset.layout)
+        data = data_node(b, model_input(model, "onnx", recipe.dataset.layout))
         stages = _file_stages(b, data)
         if strategy.prune is not None:
             if strategy.prune.criterion != "magnitude":
