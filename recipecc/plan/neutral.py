@@ -138,10 +138,8 @@ def resolve_neutral(b: PlanBuilder, runtime: Runtime) -> None:
     knobs of another backend."""
     strategy = b.recipe.strategy
     prune, quant = strategy.prune, strategy.quant
-    if quant is not None:
+    if quant is not None:  # (search candidates: checked by the pipeline that carries the search)
         check_backend_knobs(b, runtime, quant, "strategy.quant")
-    for index, candidate in enumerate(strategy.search.candidates if strategy.search is not None else []):
-        check_backend_knobs(b, runtime, candidate, f"strategy.search.candidates[{index}]")
     if prune is not None and prune.criterion == AUTO:
         criterion = "l1_norm" if _builds_paddle_network(b, runtime) else "magnitude"
         prune = replace(prune, criterion=criterion)

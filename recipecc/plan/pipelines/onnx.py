@@ -26,7 +26,7 @@ from pathlib import Path
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
-from recipecc.plan.neutral import AUTO, calibration_method
+from recipecc.plan.neutral import AUTO, calibration_method, check_backend_knobs
 from recipecc.plan.pipelines.paddle import model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
@@ -396,6 +396,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
     if strategy.search is not None:
         search = strategy.search
         for index, candidate in enumerate(search.candidates):
+            check_backend_knobs(b, runtime, candidate, f"strategy.search.candidates[{index}]")
             name = f"{prefix}{_tag(candidate)}[{index}]"
             candidates.append(
                 _quantize(
