@@ -63,6 +63,9 @@ class ModelConfig:
     data has class labels, otherwise every output is compared with the baseline's by its shape).
     ``input_size`` is a smaller (or larger) square input than the architecture's reference size;
     ``threshold`` binarizes probability-map outputs when they are compared (default 0.5).
+    ``outputs`` says what a model file's outputs are, by output name, where their shape cannot: e.g.
+    ``{landmarks: tensor}`` for a regression head of shape (N, K) that would otherwise be read as class scores
+    (kinds: scores, sequence, class_map, prob_map, tensor; see ``recipecc/tasks/outputs.py``).
     """
 
     arch: str = "digits_cnn"
@@ -75,6 +78,7 @@ class ModelConfig:
     task: Optional[str] = None
     input_size: Optional[int] = None
     threshold: Optional[float] = None
+    outputs: dict[str, str] = field(default_factory=dict)
     #: DeepLab's output stride (8 or 16): the backbone's last stages keep the resolution with dilated convolutions
     output_stride: int = 16
     #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the

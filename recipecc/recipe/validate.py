@@ -44,6 +44,7 @@ from recipecc.recipe.moved_keys import paddle_algo_error
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 from recipecc.recipe.targets import resolve_target
 from recipecc.tasks import TASKS
+from recipecc.tasks.outputs import OUTPUT_KINDS
 
 __all__ = ["BOUNDS", "OBJECTIVE_MEASURES", "Bound", "numeric_fields", "validate_recipe"]
 
@@ -253,6 +254,8 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     _validate_shape("model.input_shape", model.input_shape)
     if model.task is not None:
         _choice("model.task", model.task, list(TASKS))
+    for name, kind in (model.outputs or {}).items():
+        _choice(f"model.outputs.{name}", kind, list(OUTPUT_KINDS))
     _choice("model.output_stride", model.output_stride, [8, 16, 32])
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
 
