@@ -18,7 +18,7 @@ from recipecc.bench.results import search_selection
 from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.errors import RecipeError
-from recipecc.recipe.schema import QuantConfig, SearchConfig
+from recipecc.recipe.schema import OnnxQuantConfig, QuantConfig, SearchConfig
 
 pytest.importorskip("onnx")
 
@@ -101,7 +101,7 @@ def test_dynamic_quantization_on_a_conv_model_warns(conv11: Path, tmp_path: Path
 
 
 def test_bad_onnx_options_are_plan_errors(conv11: Path) -> None:
-    with pytest.raises(RecipeError, match="not an ONNX Runtime calibration method"):
+    with pytest.raises(RecipeError, match="ONNX Runtime has no mse calibration"):
         plan_for("target=host_ort", "strategy=quant", "strategy.quant.algo=mse")
     with pytest.raises(RecipeError) as info:
         plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune_fpgm")
@@ -124,7 +124,11 @@ def test_search_selection_keeps_every_candidate_and_skips_failures() -> None:
     recipe = validate_recipe(compose_recipe(["recipe=digits_ort_search"]))
     plan = build_plan(recipe)
     search = SearchConfig(
-        candidates=[QuantConfig(), QuantConfig(format="qoperator"), QuantConfig(mode="ptq_dynamic")],
+        candidates=[
+            QuantConfig(),
+            QuantConfig(onnx=OnnxQuantConfig(format="qoperator")),
+            QuantConfig(mode="ptq_dynamic"),
+        ],
         metric="top1",
         max_drop=0.01,
     )
@@ -174,13 +178,15 @@ def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Pat
     [
         (("target=host_ort", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
         (("target=host_ort", "strategy.quant.algo=KL"), "strategy.quant.algo", "PaddleSlim's name"),
-        (("target=host_ort", "strategy.quant.io_type=int8"), "strategy.quant.io_type", "target=pc_xnnpack"),
-        (("target=host", "strategy.quant.format=qoperator"), "strategy.quant.format", "target=host_ort"),
+        (("target=host_ort", "strategy.quant.tflite.io_type=int8"), "strategy.quant.tflite.io_type",
+         "target=pc_xnnpack"),
+        (("target=host", "strategy.quant.onnx.format=qoperator"), "strategy.quant.onnx.format", "target=host_ort"),
         (("target=host", "strategy.quant.exclude_nodes=[head*]"), "strategy.quant.exclude_nodes", "ONNX Runtime"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.algo=percentile"), "strategy.quant.algo", "min/max"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "min/max"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.activation_type=int8"), "strategy.quant.activation_type",
-         "target=host_ort"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=percentile"), "strategy.quant.algo",
+         "TFLite has no percentile"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.onnx.activation_type=int8"),
+         "strategy.quant.onnx.activation_type", "target=host_ort"),
         (("recipe=digits_tflite_smoke", "strategy.quant.weight_per_channel=false"),
          "strategy.quant.weight_per_channel", "target=host"),
     ],

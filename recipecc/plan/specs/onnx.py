@@ -58,6 +58,7 @@ SPECS = (
         "onnx",
         "ONNX Runtime quantization: static QDQ/QOperator (calibrated), dynamic, or fp16 conversion",
         _TOOLS,
+        version=2,  # 2: the calibration method recorded in ONNX Runtime's words (MinMax, Percentile, Entropy)
     ),
     PassSpec(
         "onnx.prune",
