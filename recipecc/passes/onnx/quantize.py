@@ -205,8 +205,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 algo, per_channel = str(p["algo"]), bool(p["per_channel"])
                 with output_to_log(log, "onnxruntime.quantization"):
                     calibrate(algo, per_channel, out)
-            facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": algo}
-            calibration = {"images": len(images), "algo": algo, "per_channel_weights": per_channel}
+            method = methods[algo].name  # ONNX Runtime's own word for it (CalibrationMethod.Percentile)
+            facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": method}
+            calibration = {"images": len(images), "algo": method, "per_channel_weights": per_channel}
             if p["algo"] == "auto":
                 calibration["chosen_by"] = "calibration search"
             facts["calibration"] = calibration

@@ -258,17 +258,18 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
         }
         node = b.add("qat", "paddle.qat", params, {"model": _dygraph_of(b, source), "data": data}, carries="quant")
         return Stage(name, node, "int8")
-    if quant.algo not in PADDLE_CALIBRATION_ALGOS:
+    algo = quant.paddle.algo  # plan/neutral.py has mapped the neutral strategy.quant.algo onto it
+    if algo not in PADDLE_CALIBRATION_ALGOS:
         raise RecipeError(
-            f"strategy.quant.algo = '{quant.algo}' is not a PaddleSlim calibration algorithm",
-            key="strategy.quant.algo",
-            value=quant.algo,
+            f"strategy.quant.paddle.algo = '{algo}' is not a PaddleSlim calibration algorithm",
+            key="strategy.quant.paddle.algo",
+            value=algo,
             valid=PADDLE_CALIBRATION_ALGOS,
         )
     params = {
         "mode": quant.mode,
         "bits": quant.bits,
-        "algo": quant.algo,
+        "algo": algo,
         "weight_per_channel": quant.weight_per_channel,
         "batch_nums": quant.batch_nums,
         "batch_size": quant.batch_size,
