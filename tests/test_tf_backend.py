@@ -10,6 +10,7 @@ feed the trained model back as a ``.keras`` file, a SavedModel and a ``.tflite``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +134,10 @@ def test_full_int8_is_a_quarter_of_fp32_and_within_a_point(variants: dict[str, A
     assert int8["metrics"]["top1"] >= fp32["metrics"]["top1"] - 0.01
     assert int8["model"]["calibration"]["images"] == 128
     assert int8["model"]["quantization"] == {"weights": "int8", "activations": "int8", "io": "float"}
+    # the int8 convolutions and the classifier run inside XNNPACK, not on TFLite's own kernels
+    delegation = int8["latency"][0]["delegation"]
+    assert re.match(r"\d+ of \d+ ops in \d+ partition", delegation), delegation
+    assert "CONV_2D" not in delegation and "FULLY_CONNECTED" not in delegation
 
 
 @pytest.mark.parametrize("name", ["fp16", "dynamic", "int8", "int8_io", "qat", "no_delegate"])
