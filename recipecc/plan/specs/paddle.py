@@ -81,7 +81,7 @@ SPECS = (
         "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data; "
         "algo auto: a calibration search scored with Paddle Inference",
         _TOOLS,
-        version=2,  # 2: algo auto (calibration search)
+        version=2,  # 2: algo search (calibration search)
     ),
     PassSpec(
         "paddle.bench",
