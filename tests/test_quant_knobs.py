@@ -140,3 +140,17 @@ def test_onnx_knobs_under_their_key_reach_the_quantize_pass() -> None:
     assert "strategy.quant.onnx.activation_type=int8" in _checks(plan)["quant.activations"]
     search = plan_for("recipe=digits_ort_search")
     assert [search.node(f"quantize[{i}]").params["format"] for i in range(3)] == ["qdq", "qoperator", "qdq"]
+
+
+def test_search_is_a_neutral_choice_where_the_backend_can_score_candidates() -> None:
+    paddle = plan_for("target=host", "strategy=int8", "strategy.quant.algo=search")
+    params = paddle.node("quantize").params
+    assert params["algo"] == "search" and params["candidates"] == ["avg", "hist", "KL", "mse", "abs_max"]
+    assert "Paddle Inference with oneDNN int8" in _checks(paddle)["strategy.quant"]
+    ort = plan_for("target=host_ort", "strategy=int8", "strategy.quant.algo=search")
+    assert ort.node("quantize").params["algo"] == "auto"  # ONNX Runtime's auto is the search: the same pass
+    assert ort.node("quantize").key == plan_for("target=host_ort", "strategy=int8").node("quantize").key
+    lite = error_for("target=sd855", "strategy=int8", "strategy.quant.algo=search")
+    assert lite.key == "strategy.quant.algo" and "paddle_lite" in str(lite)
+    tflite = error_for("recipe=digits_tflite_smoke", "strategy.quant.algo=search")
+    assert tflite.key == "strategy.quant.algo" and tflite.valid == ["auto", "minmax"]
