@@ -89,7 +89,8 @@ def variants(cache: Path, smoke: RunOutcome) -> dict[str, Any]:
     plan = Plan(base.recipe_name, base.target_name, base.recipe_hash, base.cache_root, tuple(b.nodes))
     outputs, log = execute_plan(plan)
     results = assemble_results(plan, outputs, {}, log)
-    return {"results": results, "outputs": outputs, "executed": [e["node"] for e in log if not e["cached"]]}
+    executed = [e["node"] for e in log if not e["cached"]]
+    return {"results": results, "outputs": outputs, "executed": executed, "plan": plan}
 
 
 def test_smoke_recipe_prunes_to_the_requested_sparsity(smoke: RunOutcome) -> None:
@@ -236,6 +237,46 @@ def test_sparse_encoding_shrinks_the_pruned_file_itself(variants: dict[str, Any]
     assert sparse["model"]["sparse_encoding"] is True and "EXPERIMENTAL_SPARSITY" in sparse["model"]["conversion"]
     assert sparse["metrics"]["top1"] == pytest.approx(dense["metrics"]["top1"], abs=0.003)
     assert all(row["median_ms"] > 0 for row in sparse["latency"])
+
+
+def test_a_sparse_files_weights_are_counted_when_they_are_made_dense_for_the_quantizer(
+    variants: dict[str, Any],
+) -> None:
+    """ai-edge-quantizer writes dense weights: what the sparse-encoded file held is recorded for the report."""
+    from recipecc.passes.tf.flatbuffer_prep import prepare
+    from recipecc.plan import ArtifactCache
+
+    plan = variants["plan"]
+    folder = ArtifactCache(plan.cache_root).path(plan.node("convert.constant70_sparse").key)
+    _, _, facts = prepare(next(folder.glob("*.tflite")))
+    sparse, sparsity = facts["sparse_weights"], stage(variants["results"], "constant70")["model"]["sparsity"]
+    assert facts["constants_folded"]["DENSIFY"] == sparse["tensors"] >= 1
+    # the densified weights hold the pruned layers' zeros (other sparse-encoded tensors may be denser)
+    assert sparse["nonzero"] / sparse["values"] <= 1 - 0.5 * sparsity["overall"], (sparse, sparsity)
+
+
+def test_a_sparse_files_int8_weights_are_stored_sparse_again(
+    variants: dict[str, Any], cache: Path, tmp_path: Path
+) -> None:
+    """ai-edge-quantizer writes dense int8 weights; recipecc stores them sparse again (int8 DENSIFY, as the TFLite
+    converter does), keeping the result only when it computes bit-identical outputs."""
+    from recipecc.passes.tf.flatbuffer_prep import op_summary
+    from recipecc.plan import ArtifactCache
+
+    plan = variants["plan"]
+    folder = ArtifactCache(plan.cache_root).path(plan.node("convert.constant70_sparse").key)
+    source = next(folder.glob("*.tflite"))
+    outcome = run_recipe(recipe_for(cache, "model=file", f"model.path={source}", "strategy=int8"), tmp_path / "run")
+    baseline, int8 = stage(outcome.results, "baseline"), stage(outcome.results, "int8")
+    again = int8["model"]["quantization"]["prepared"]["sparse_int8_weights"]
+    assert "kept_dense" not in again and again["tensors"] >= 1
+    assert again["stored_bytes"] <= 0.8 * again["dense_bytes"]
+    model_file = outcome.run_dir / int8["files"]["model"]
+    assert op_summary(model_file.read_bytes())["DENSIFY"]["ops"] == again["tensors"]
+    assert "stored sparse again" in int8["model"]["conversion"]
+    # XNNPACK still runs every op: the int8 DENSIFY of a constant is folded when the model loads
+    assert "TFLite's kernels" not in int8["latency"][0]["delegation"], int8["latency"][0]["delegation"]
+    assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
 
 
 def test_the_prune90_seed_recipe_ships_the_sparse_encoded_file() -> None:

@@ -5,11 +5,12 @@
 
 - ``strategy.prune.criterion: auto``: filter pruning by L1 norm where the pipeline builds a Paddle network (the
   filters really go away: fewer FLOPs), weight-magnitude pruning everywhere else (tfmot; ONNX files).
-- ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse) becomes each backend's calibration
-  method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto -> avg; minmax -> abs_max, percentile
-  -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: a calibration search per
-  model, ``passes/onnx/calibration_search.py``); the TFLite converter's min/max. A method a backend does not have
-  is a plan error naming the ones it has.
+- ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
+  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto -> avg, minmax -> abs_max,
+  percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
+  calibration search); the TFLite converter's min/max. ``search`` calibrates with each of the backend's methods,
+  scores every candidate against fp32 and keeps the best (ONNX Runtime; Paddle Inference on this machine):
+  ``passes/calibration_search.py``. A method a backend does not have is a plan error naming the ones it has.
 
 Backend knobs live under the backend's own key (``strategy.quant.paddle.*``, ``onnx.*``, ``tflite.*``) and are read
 by that backend only: one set on a target whose backend would ignore it is a plan-time error naming the key and
@@ -26,10 +27,15 @@ from recipecc.recipe.catalog import ARCHITECTURES, Runtime
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import QuantConfig
 
-__all__ = ["AUTO", "CALIBRATION", "calibration_method", "check_backend_knobs", "resolve_neutral"]
+__all__ = ["AUTO", "CALIBRATION", "SEARCH", "calibration_method", "check_backend_knobs", "resolve_neutral"]
 
 AUTO = "auto"
+#: the calibration search (``strategy.quant.algo=search``; ``auto`` on ONNX Runtime)
+SEARCH = "search"
+#: PaddleSlim's calibration for ``algo: auto``
 PADDLE_DEFAULT_ALGO = "avg"
+#: runtimes whose int8 models the Paddle calibration search runs on this machine (Paddle Inference on the CPU)
+PADDLE_SEARCH_RUNTIMES = ("paddle_inference",)
 
 #: neutral ``strategy.quant.algo`` -> each backend's own calibration method, in the backend's words
 CALIBRATION: dict[str, dict[str, str]] = {
@@ -95,6 +101,16 @@ def check_backend_knobs(b: PlanBuilder, runtime: Runtime, quant: QuantConfig, ke
             valid=f"leave it at {default!r} here, or {targets or 'a target of that backend'}",
         )
     methods = CALIBRATION.get(runtime.backend)
+    if quant.algo == SEARCH and runtime.backend == "paddle" and b.recipe.target.runtime not in PADDLE_SEARCH_RUNTIMES:
+        raise RecipeError(
+            f"{key}.algo = 'search' scores calibration candidates with Paddle Inference on this machine; target "
+            f"'{b.recipe.target.name}' runs {b.recipe.target.runtime}",
+            key=f"{key}.algo",
+            value=quant.algo,
+            valid=[AUTO, *CALIBRATION["paddle"]],
+        )
+    if quant.algo == SEARCH and runtime.backend in ("paddle", "onnx"):
+        return
     if methods is not None and quant.algo != AUTO and quant.algo not in methods:
         raise RecipeError(
             f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration",
@@ -123,9 +139,14 @@ def _resolve_paddle_algo(b: PlanBuilder, quant: QuantConfig) -> QuantConfig:
     if own != AUTO:
         b.check("strategy.quant", "ok", f"calibration: PaddleSlim {own} (strategy.quant.paddle.algo)")
         return quant
+    if quant.algo == SEARCH:  # the pipeline plans the calibration search (its plan check says how)
+        return replace(quant, paddle=replace(quant.paddle, algo=SEARCH))
     if quant.algo == AUTO:
         algo = PADDLE_DEFAULT_ALGO
-        how = f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max; PaddleSlim's own default is hist)"
+        how = (
+            f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max; PaddleSlim's own default is hist; "
+            "strategy.quant.algo=search chooses per model)"
+        )
     else:
         algo = CALIBRATION["paddle"][quant.algo]
         how = f"algo {quant.algo} -> PaddleSlim {algo}"

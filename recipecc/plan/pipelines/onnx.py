@@ -26,7 +26,7 @@ from pathlib import Path
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
-from recipecc.plan.neutral import AUTO, calibration_method, check_backend_knobs
+from recipecc.plan.neutral import AUTO, SEARCH, calibration_method, check_backend_knobs
 from recipecc.plan.pipelines.paddle import model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
@@ -219,7 +219,8 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
             value="qat",
             valid=["ptq_static", "ptq_dynamic", "fp16"],
         )
-    algo = quant.algo  # neutral: auto, minmax, percentile, entropy (plan/neutral.py refused the others here)
+    # neutral: auto (= search on ORT), search, minmax, percentile, entropy (plan/neutral.py refused the others)
+    algo = AUTO if quant.algo == SEARCH else quant.algo
     onnx = quant.onnx
     if quant.mode == "ptq_static" and algo == AUTO:
         chosen = (
@@ -342,7 +343,7 @@ def _quantize(
             model.arch == "file"
             and model.path is not None
             and detect_format(model.path, model.format) == "onnx"
-            and (quant.weight_per_channel or quant.algo == AUTO)
+            and (quant.weight_per_channel or quant.algo in (AUTO, SEARCH))
             and (quant.mode == "ptq_dynamic" or quant.onnx.format == "qdq")
         )
         model_node = _prepared(b, memo, source, upgrade)

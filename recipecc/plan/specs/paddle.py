@@ -78,8 +78,10 @@ SPECS = (
         "paddle",
         "recipecc.passes.paddle.ptq:run",
         "paddle-inference",
-        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data",
+        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data; "
+        "algo auto: a calibration search scored with Paddle Inference",
         _TOOLS,
+        version=2,  # 2: algo search (calibration search)
     ),
     PassSpec(
         "paddle.bench",
