@@ -39,7 +39,11 @@ def validate_anchors(model: ModelConfig) -> None:
             )
         return
     if not isinstance(value, (list, tuple)) or len(value) != ANCHOR_COUNT:
-        count = f"{len(value)} entries" if isinstance(value, (list, tuple)) else type(value).__name__
+        count = (
+            f"{len(value)} {'entry' if len(value) == 1 else 'entries'}"
+            if isinstance(value, (list, tuple))
+            else f"the {type(value).__name__} {value!r}"
+        )
         raise RecipeError(
             f"model.anchors has {count}; YOLOv3 takes {ANCHOR_COUNT} [w, h] pairs (3 per output level)",
             key="model.anchors",
