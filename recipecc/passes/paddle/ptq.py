@@ -5,6 +5,11 @@ Weights and activations become int8; activation ranges come from ``batch_nums`` 
 format (``onnx_format=True``), which Paddle Inference runs with oneDNN int8 kernels and paddle2onnx converts.
 Only the operator types in ``op_types`` are quantized: the planner chooses those the target runtime can run in int8
 (``plan/pipelines/paddle.py:quantizable_op_types``).
+
+Batch norm is folded into the convolutions before calibration (``optimize_model=True``: Paddle's
+``conv_bn_fuse_pass`` family on the program): the folded weights are what gets quantized, as every int8 runtime
+would fold them anyway, and the shipped model no longer carries fp32 batch-norm parameters beside its int8 weights
+(DeepLabv3-MobileNetV2: 51 batch norms, 253 KB of its 2.41 MB). The artifact records how many were folded.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import zlib  # noqa: F401  - before paddle
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +76,15 @@ def _float_activations_only() -> Iterator[None]:
         PostTrainingQuantization._collect_target_varnames = original
 
 
+def _count_ops(program_file: Path, op_type: str) -> int:
+    """How many ops of ``op_type`` a saved inference program holds."""
+    from paddle.base.proto import framework_pb2  # the raw ProgramDesc: no op needs to be registered to count it
+
+    program = framework_pb2.ProgramDesc()
+    program.ParseFromString(program_file.read_bytes())
+    return sum(op.type == op_type for block in program.blocks for op in block.ops)
+
+
 def run(ctx: PassContext) -> dict[str, Any]:
     from paddleslim.quant import quant_post_static
 
@@ -117,11 +132,14 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 weight_quantize_type="channel_wise_abs_max" if p["weight_per_channel"] else "abs_max",
                 onnx_format=True,
                 quantizable_op_type=list(p["op_types"]),
+                optimize_model=True,
             )
     finally:
         paddle.disable_static()
     return {
         **{k: v for k, v in meta.items() if k not in ("size_bytes", "precision")},
+        "batch_norms_folded": _count_ops(source / meta["model_files"][0], "batch_norm")
+        - _count_ops(ctx.out_dir / meta["model_files"][0], "batch_norm"),
         "precision": f"int{p['bits']}",
         "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in meta["model_files"]),
         "calibration": {"images": count, "algo": p["algo"], "per_channel_weights": bool(p["weight_per_channel"])},

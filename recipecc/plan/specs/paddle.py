@@ -78,8 +78,10 @@ SPECS = (
         "paddle",
         "recipecc.passes.paddle.ptq:run",
         "paddle-inference",
-        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data",
+        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data, batch "
+        "norm folded into the convolutions first",
         _TOOLS,
+        version=2,
     ),
     PassSpec(
         "paddle.bench",
