@@ -79,9 +79,11 @@ def _one(cache: Path, out: Path, arch: str, target: str, rounds: int) -> dict[st
     )
     paired = json.loads(proc.stdout.strip().splitlines()[-1])
 
+    def row_of(stage: dict[str, Any]) -> dict[str, Any]:
+        return next((r for r in stage.get("latency", []) if int(r["threads"]) == 1), {})
+
     def recorded(stage: dict[str, Any]) -> float | None:
-        row = next((r for r in stage.get("latency", []) if int(r["threads"]) == 1), None)
-        return None if row is None else float(row["median_ms"])
+        return float(row_of(stage)["median_ms"]) if row_of(stage) else None
 
     return {
         "arch": arch,
@@ -93,6 +95,17 @@ def _one(cache: Path, out: Path, arch: str, target: str, rounds: int) -> dict[st
         "size_bytes": {"fp32": fp32["size_bytes"], "int8": int8["size_bytes"]},
         "paired": paired,
         "recipecc_stage_median_ms": {"fp32": recorded(fp32), "int8": recorded(int8)},
+        # what recipecc's own rows recorded about the load they met (timed one stage after the other)
+        "recipecc_stage_cpu": {
+            name: {k: row_of(s).get(k) for k in ("cpu_median_ms", "cpu_share", "contended")}
+            for name, s in (("fp32", fp32), ("int8", int8))
+        },
+        "recipecc_speedup_cpu": int8.get("vs_baseline", {}).get("speedup_cpu", {}).get("1"),
+        **(
+            {"delegation": {"fp32": row_of(fp32)["delegation"], "int8": row_of(int8)["delegation"]}}
+            if "delegation" in row_of(int8)
+            else {}
+        ),
         "quality_vs_fp32": {k: v for k, v in int8.get("metrics", {}).items() if k in ("top1_agreement", "cosine")},
         "build_seconds": round(seconds, 1),
         "loadavg_after_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
@@ -102,6 +115,41 @@ def _one(cache: Path, out: Path, arch: str, target: str, rounds: int) -> dict[st
 _LABELS = {"host": "Paddle Inference (oneDNN)", "host_ort": "ONNX Runtime", "pc_xnnpack": "TFLite XNNPACK"}
 
 
+def notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What the rows say beyond the table, built from their own figures (and ``xnnpack_int8_kernels.json``)."""
+    said = []
+    for row in rows:
+        name = f"{row['arch']} on {_LABELS[row['target']]}"
+        paired = row["paired"]
+        if "speedup_cpu_median" in paired:
+            said.append(
+                f"{name}: int8 {paired['speedup_median']:.2f}x faster by paired wall time, "
+                f"{paired['speedup_cpu_median']:.2f}x by CPU time per call (fp32 {paired['fp32']['cpu_median_ms']:.1f} "
+                f"ms, int8 {paired['int8']['cpu_median_ms']:.1f} ms; the timer had "
+                f"{min(paired['fp32']['cpu_share'], paired['int8']['cpu_share']):.0%} of a core)"
+            )
+        stage_cpu = row.get("recipecc_stage_cpu", {})
+        if any((stage_cpu.get(k) or {}).get("contended") for k in ("fp32", "int8")):
+            said.append(
+                f"{name}: recipecc's own stage rows were contended (CPU share fp32 "
+                f"{stage_cpu['fp32']['cpu_share']:.0%}, int8 {stage_cpu['int8']['cpu_share']:.0%}); by their CPU "
+                f"time per call int8/fp32 is {1 / row['recipecc_speedup_cpu']:.2f} (fp32 "
+                f"{stage_cpu['fp32']['cpu_median_ms']:.1f} ms, int8 {stage_cpu['int8']['cpu_median_ms']:.1f} ms), "
+                "and recipecc's report says so beside the wall-clock figures"
+            )
+        if "delegation" in row:
+            said.append(f"{name}: XNNPACK took fp32 {row['delegation']['fp32']}; int8 {row['delegation']['int8']}")
+    kernels = RESULTS / "xnnpack_int8_kernels.json"
+    if kernels.is_file():
+        for layer in json.loads(kernels.read_text())["rows"]:
+            said.append(
+                f"XNNPACK kernels alone ({layer['layer']}, xnnpack_int8_kernels.json): fp32 "
+                f"{layer['fp32']['gmac_per_s_cpu']} GMAC/s, int8 {layer['int8']['gmac_per_s_cpu']} GMAC/s "
+                f"(int8 {layer['fp32_over_int8_cpu']:.2f}x)"
+            )
+    return said
+
+
 def table(result: dict[str, Any]) -> str:
     """The README's table: one row per architecture, fp32 -> int8 median ms and the speed-up per runtime."""
     targets = [t for t in TARGETS if any(r["target"] == t for r in result["rows"])]
@@ -109,7 +157,8 @@ def table(result: dict[str, Any]) -> str:
         "| architecture | " + " | ".join(_LABELS[t] for t in targets) + " |",
         "|---|" + "---|" * len(targets),
     ]
-    for arch in dict.fromkeys(r["arch"] for r in result["rows"]):
+    listed = dict.fromkeys(r["arch"] for r in result["rows"])
+    for arch in sorted(listed, key=lambda a: ARCHS.index(a) if a in ARCHS else len(ARCHS)):
         cells = []
         for target in targets:
             row = next((r for r in result["rows"] if r["arch"] == arch and r["target"] == target), None)
@@ -117,10 +166,16 @@ def table(result: dict[str, Any]) -> str:
                 cells.append("not measured")
                 continue
             paired = row["paired"]
-            cells.append(
+            cell = (
                 f"{paired['fp32']['median_ms']:.1f} -> {paired['int8']['median_ms']:.1f} ms "
                 f"({paired['speedup_median']:.2f}x)"
             )
+            if "speedup_cpu_median" in paired:  # the CPU time per call: what the load did not inflate
+                cell += (
+                    f"; CPU {paired['fp32']['cpu_median_ms']:.1f} -> {paired['int8']['cpu_median_ms']:.1f} ms "
+                    f"({paired['speedup_cpu_median']:.2f}x)"
+                )
+            cells.append(cell)
         lines.append(f"| {arch} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -161,6 +216,7 @@ def main() -> None:
                 "loaded_machine": max(load_before[0], os.getloadavg()[0]) > (os.cpu_count() or 1),
                 "rounds": args.rounds,
                 "rows": rows,
+                "notes": notes(rows),
             },
         )
 

@@ -27,6 +27,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 __all__ = ["PairOutcome", "discover", "results_problem", "run_matrix", "smoke_overrides", "violation"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +57,7 @@ class PairOutcome:
 
 def _on_the_host(target_file: Path) -> bool:
     """A target whose device is this machine (``device: host``): its runs measure here, nothing is estimated."""
-    return any(line.split("#")[0].strip() == "device: host" for line in target_file.read_text().splitlines())
+    return bool(yaml.safe_load(target_file.read_text()).get("device") == "host")
 
 
 def discover(*, host_only: bool = False) -> list[tuple[str, str]]:

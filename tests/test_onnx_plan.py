@@ -18,7 +18,7 @@ from recipecc.bench.results import search_selection
 from recipecc.plan import Plan, build_plan
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.recipe.errors import RecipeError
-from recipecc.recipe.schema import QuantConfig, SearchConfig
+from recipecc.recipe.schema import OnnxQuantConfig, QuantConfig, SearchConfig
 
 pytest.importorskip("onnx")
 
@@ -101,7 +101,7 @@ def test_dynamic_quantization_on_a_conv_model_warns(conv11: Path, tmp_path: Path
 
 
 def test_bad_onnx_options_are_plan_errors(conv11: Path) -> None:
-    with pytest.raises(RecipeError, match="not an ONNX Runtime calibration method"):
+    with pytest.raises(RecipeError, match="ONNX Runtime has no mse calibration"):
         plan_for("target=host_ort", "strategy=quant", "strategy.quant.algo=mse")
     with pytest.raises(RecipeError) as info:
         plan_for("target=host_ort", "model=file", f"model.path={conv11}", "strategy=prune_fpgm")
@@ -124,7 +124,11 @@ def test_search_selection_keeps_every_candidate_and_skips_failures() -> None:
     recipe = validate_recipe(compose_recipe(["recipe=digits_ort_search"]))
     plan = build_plan(recipe)
     search = SearchConfig(
-        candidates=[QuantConfig(), QuantConfig(format="qoperator"), QuantConfig(mode="ptq_dynamic")],
+        candidates=[
+            QuantConfig(),
+            QuantConfig(onnx=OnnxQuantConfig(format="qoperator")),
+            QuantConfig(mode="ptq_dynamic"),
+        ],
         metric="top1",
         max_drop=0.01,
     )
@@ -174,13 +178,15 @@ def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Pat
     [
         (("target=host_ort", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
         (("target=host_ort", "strategy.quant.algo=KL"), "strategy.quant.algo", "PaddleSlim's name"),
-        (("target=host_ort", "strategy.quant.io_type=int8"), "strategy.quant.io_type", "target=pc_xnnpack"),
-        (("target=host", "strategy.quant.format=qoperator"), "strategy.quant.format", "target=host_ort"),
+        (("target=host_ort", "strategy.quant.tflite.io_type=int8"), "strategy.quant.tflite.io_type",
+         "target=pc_xnnpack"),
+        (("target=host", "strategy.quant.onnx.format=qoperator"), "strategy.quant.onnx.format", "target=host_ort"),
         (("target=host", "strategy.quant.exclude_nodes=[head*]"), "strategy.quant.exclude_nodes", "ONNX Runtime"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.algo=percentile"), "strategy.quant.algo", "min/max"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "min/max"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.activation_type=int8"), "strategy.quant.activation_type",
-         "target=host_ort"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=percentile"), "strategy.quant.algo",
+         "TFLite has no percentile"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
+        (("recipe=digits_tflite_smoke", "strategy.quant.onnx.activation_type=int8"),
+         "strategy.quant.onnx.activation_type", "target=host_ort"),
         (("recipe=digits_tflite_smoke", "strategy.quant.weight_per_channel=false"),
          "strategy.quant.weight_per_channel", "target=host"),
     ],
@@ -190,3 +196,54 @@ def test_a_backend_knob_on_another_backend_is_refused_by_name(overrides: tuple[s
     with pytest.raises(RecipeError) as info:
         plan_for(*overrides)
     assert info.value.key == key and words in str(info.value), str(info.value)
+
+
+def _nhwc_model(path: Path, height: int, width: int) -> Path:
+    """Transpose-Conv-GlobalAveragePool on [N, height, width, 3]: the layout converted Keras/TFLite models keep."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["c"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "nhwc",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", height, width, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 1, 1])],
+        [weight],
+    )
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def test_an_onnx_files_own_input_decides_the_default_datas_channels_size_and_layout(tmp_path: Path) -> None:
+    """An ONNX file used to get 1-channel 32x32 NCHW digits whatever it declared: planned, then failed in the
+    quantizer ("Got invalid dimensions for input"). The plan now reads the graph's first real input from the file's
+    protobuf bytes (no onnx import) and makes the data that fits, or refuses what the digits data cannot give."""
+    import onnx
+
+    from recipecc.recipe.declared_input import declared_input_shape
+
+    fixed = conv_model(tmp_path / "fixed.onnx", size=24)
+    model = onnx.load(str(fixed))
+    expected = [d.dim_value or None for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert declared_input_shape(fixed) == expected == [None, 3, 24, 24]
+    plan = plan_for("target=host_ort", "model=file", f"model.path={fixed}", "strategy=int8")
+    data = plan.node("data").params
+    assert (data["layout"], data["channels"], data["image_size"]) == ("NCHW", 3, 24)
+    assert "declared by the file as [N, 3, 24, 24]" in checks(plan)["input"][1]
+
+    hw = _nhwc_model(tmp_path / "hw.onnx", 40, 40)
+    nhwc = plan_for("target=host_ort", "model=file", f"model.path={hw}", "strategy=int8")
+    data = nhwc.node("data").params
+    assert (data["layout"], data["channels"], data["image_size"]) == ("NHWC", 3, 40)
+
+    wide = _nhwc_model(tmp_path / "wide.onnx", 48, 160)
+    with pytest.raises(RecipeError) as refused:
+        plan_for("target=host_ort", "model=file", f"model.path={wide}", "strategy=int8")
+    assert refused.value.key == "dataset" and "dataset.size=[48, 160]" in str(refused.value.valid)

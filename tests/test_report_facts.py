@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 from onnx_models import conv_model
 
 from recipecc.bench.facts import describe_run, measurement_sentences
+from recipecc.bench.results import _compare, contention_sentences
+from recipecc.bench.timing import CONTENDED_SHARE, measure_latency
 from recipecc.engine import run_recipe
 from recipecc.recipe import compose_recipe, validate_recipe
 from recipecc.report.formatting import size_change
@@ -70,3 +73,37 @@ def test_a_model_file_report_states_what_results_json_records(tmp_path: Path, im
     assert (f"{ratio:.1f}x smaller" in report) == (ratio > 1)
     shown = re.findall(r"\| (\d+\.\d\d)% \|", report)  # the baseline's top-1, as recorded
     assert shown and float(shown[0]) == pytest.approx(results["stages"][0]["metrics"]["top1"] * 100, abs=0.01)
+
+
+def test_a_timed_loop_that_waits_off_the_cpu_is_flagged_contended() -> None:
+    # sleeping stands in for the time the OS gives the core to other processes: wall time passes, CPU time does not
+    stats = measure_latency(lambda: time.sleep(0.002), warmup=1, repeats=5, threads=1)
+    assert stats["median_ms"] >= 2.0 and stats["cpu_median_ms"] < stats["median_ms"]
+    assert stats["cpu_share"] < CONTENDED_SHARE and stats["contended"]
+
+
+def _row(median: float, cpu: float, share: float) -> dict[str, object]:
+    return {"threads": 1, "median_ms": median, "cpu_median_ms": cpu, "cpu_share": share,
+            "contended": share < CONTENDED_SHARE}  # fmt: skip
+
+
+def test_a_contended_stage_gets_the_comparison_by_cpu_time_from_its_own_rows() -> None:
+    # the ONNX Runtime MobileNetV1 case: int8 timed under more load than fp32 looked slower by wall clock
+    stages = [
+        {"name": "baseline", "latency": [_row(44.2, 15.0, 0.9)]},
+        {"name": "int8", "latency": [_row(56.9, 9.0, 0.4)]},
+    ]
+    for stage in stages:
+        stage["vs_baseline"] = _compare({**stage, "metrics": {}, "size_bytes": 1}, {**stages[0], "metrics": {},
+                                        "size_bytes": 1})  # fmt: skip
+    assert stages[1]["vs_baseline"]["speedup_cpu"]["1"] == pytest.approx(15.0 / 9.0)
+    (sentence,) = contention_sentences(stages)
+    assert sentence.startswith("int8 at 1 thread(s) ran on the CPU 40% of its timed wall time")
+    assert "(9.000 ms against the baseline's 15.000 ms) it is 1.67x faster" in sentence
+    assert "wall clock: 1.29x slower" in sentence
+    # a quiet baseline and stage: nothing to say; a contended baseline: the stages compared with it say so
+    stages[1]["latency"] = [_row(17.9, 9.0, 0.95)]
+    assert contention_sentences(stages[1:]) == []
+    stages[0]["latency"] = [_row(60.0, 15.0, 0.3)]
+    said = contention_sentences(stages)
+    assert len(said) == 2 and "compared with a baseline that ran on the CPU 30%" in said[1]

@@ -133,3 +133,42 @@ def test_renamed_outputs_of_a_reexported_model_are_paired_by_position() -> None:
     )
     assert flat["top1_agreement"] == 1.0 and flat["cosine"] > 0.999
     assert details["save_infer_model/scale_0.tmp_0"]["kind"] != "missing"
+
+
+def test_a_declared_output_kind_wins_over_the_shapes_guess(tmp_path: Path) -> None:
+    """A (N, K) landmark regression looks like K class scores: "top-1 agreement" 40% on MediaPipe's face landmarks
+    at int8 while cosine was 0.9999. ``model.outputs`` says what it is; a name the model lacks is an error."""
+    rng = np.random.RandomState(2)
+    landmarks = rng.rand(4, 12).astype(np.float32)
+    nudged = landmarks + rng.randn(4, 12).astype(np.float32) * 1e-3  # argmax flips, values barely move
+    _, guessed = compare_outputs({"lm": nudged}, {"lm": landmarks})
+    flat, declared = compare_outputs({"lm": nudged}, {"lm": landmarks}, kinds={"lm": "tensor"})
+    assert guessed["lm"]["kind"] == "scores" and guessed["lm"]["kind_from"] == "shape"
+    assert declared["lm"]["kind"] == "tensor" and declared["lm"]["kind_from"] == "model.outputs"
+    assert flat["cosine"] > 0.999 and "top1_agreement" not in flat
+    with pytest.raises(ValueError, match=r"model.outputs names \['lmk'\].*its outputs are \['lm'\]"):
+        compare_outputs({"lm": nudged}, {"lm": landmarks}, kinds={"lmk": "tensor"})
+    assert compare_outputs({"v": np.ones(3)}, {"v": np.ones(3)}, kinds={"v": "scores"})[1]["v"]["kind"] == "mismatch"
+
+    # the stage's task: digits labels would make it "classification"; a declared non-score first output does not
+    out = tmp_path / "baseline"
+    out.mkdir()
+    result = evaluate(
+        params={"task": "auto", "labels": True, "outputs": {"out0": "tensor"}},
+        data={"x_test": np.zeros((4, 1, 4, 4), np.float32), "y_test": np.arange(4)},
+        data_meta={"labelled": True, "label_kind": "class"},
+        input_names=["x"],
+        output_names=["out0"],
+        predict=lambda feeds: [landmarks[: len(feeds["x"])]],
+        reference_dir=None,
+        out_dir=out,
+        batch_size=4,
+    )
+    assert result["headline"] == "cosine" and "top1" not in result["metrics"]
+
+
+def test_output_kinds_are_checked_at_plan_time() -> None:
+    from recipecc.cli import main
+
+    assert main(["plan", "+model.outputs={scores: landmarks}"]) == 2  # not a kind
+    assert main(["plan", "recipe=deeplabv3_mnv2_quant", "+model.outputs={out: tensor}"]) == 2  # decoded by its task

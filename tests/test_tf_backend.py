@@ -10,6 +10,7 @@ feed the trained model back as a ``.keras`` file, a SavedModel and a ``.tflite``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def variants(cache: Path, smoke: RunOutcome) -> dict[str, Any]:
     plan = Plan(base.recipe_name, base.target_name, base.recipe_hash, base.cache_root, tuple(b.nodes))
     outputs, log = execute_plan(plan)
     results = assemble_results(plan, outputs, {}, log)
-    return {"results": results, "outputs": outputs, "executed": [e["node"] for e in log if not e["cached"]]}
+    executed = [e["node"] for e in log if not e["cached"]]
+    return {"results": results, "outputs": outputs, "executed": executed, "plan": plan}
 
 
 def test_smoke_recipe_prunes_to_the_requested_sparsity(smoke: RunOutcome) -> None:
@@ -133,6 +135,10 @@ def test_full_int8_is_a_quarter_of_fp32_and_within_a_point(variants: dict[str, A
     assert int8["metrics"]["top1"] >= fp32["metrics"]["top1"] - 0.01
     assert int8["model"]["calibration"]["images"] == 128
     assert int8["model"]["quantization"] == {"weights": "int8", "activations": "int8", "io": "float"}
+    # the int8 convolutions and the classifier run inside XNNPACK, not on TFLite's own kernels
+    delegation = int8["latency"][0]["delegation"]
+    assert re.match(r"\d+ of \d+ ops in \d+ partition", delegation), delegation
+    assert "CONV_2D" not in delegation and "FULLY_CONNECTED" not in delegation
 
 
 @pytest.mark.parametrize("name", ["fp16", "dynamic", "int8", "int8_io", "qat", "no_delegate"])
@@ -231,6 +237,22 @@ def test_sparse_encoding_shrinks_the_pruned_file_itself(variants: dict[str, Any]
     assert sparse["model"]["sparse_encoding"] is True and "EXPERIMENTAL_SPARSITY" in sparse["model"]["conversion"]
     assert sparse["metrics"]["top1"] == pytest.approx(dense["metrics"]["top1"], abs=0.003)
     assert all(row["median_ms"] > 0 for row in sparse["latency"])
+
+
+def test_a_sparse_files_weights_are_counted_when_they_are_made_dense_for_the_quantizer(
+    variants: dict[str, Any],
+) -> None:
+    """ai-edge-quantizer writes dense weights: what the sparse-encoded file held is recorded for the report."""
+    from recipecc.passes.tf.flatbuffer_prep import prepare
+    from recipecc.plan import ArtifactCache
+
+    plan = variants["plan"]
+    folder = ArtifactCache(plan.cache_root).path(plan.node("convert.constant70_sparse").key)
+    _, _, facts = prepare(next(folder.glob("*.tflite")))
+    sparse, sparsity = facts["sparse_weights"], stage(variants["results"], "constant70")["model"]["sparsity"]
+    assert facts["constants_folded"]["DENSIFY"] == sparse["tensors"] >= 1
+    # the densified weights hold the pruned layers' zeros (other sparse-encoded tensors may be denser)
+    assert sparse["nonzero"] / sparse["values"] <= 1 - 0.5 * sparsity["overall"], (sparse, sparsity)
 
 
 def test_the_prune90_seed_recipe_ships_the_sparse_encoded_file() -> None:

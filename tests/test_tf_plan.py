@@ -92,8 +92,8 @@ def test_prune_then_int8_quantizes_the_pruned_model() -> None:
         (("strategy=tflite_fp16",), "target"),  # paddle host: no fp16 on the CPU
         (("recipe=digits_tflite_smoke", "strategy=prune_fpgm"), "strategy.prune.criterion"),  # filters on TFLite
         (
-            ("recipe=digits_tflite_smoke", "strategy=tflite_dynamic", "strategy.quant.io_type=int8"),
-            "strategy.quant.io_type",
+            ("recipe=digits_tflite_smoke", "strategy=tflite_dynamic", "strategy.quant.tflite.io_type=int8"),
+            "strategy.quant.tflite.io_type",
         ),
         (
             ("recipe=digits_tflite_smoke", "strategy=magnitude", "strategy.finetune.epochs=0"),
@@ -134,7 +134,11 @@ def test_a_tflite_file_is_quantized_by_ai_edge_quantizer_not_retrained(tmp_path:
         (("strategy=magnitude",), "strategy", "needs the source model"),
         (("strategy=tflite_qat",), "strategy", "needs the source model"),
         (("strategy=tflite_fp16",), "strategy.quant.mode", "int8"),
-        (("strategy=tflite_dynamic", "strategy.quant.io_type=int8"), "strategy.quant.io_type", "dynamic_wi8_afp32"),
+        (
+            ("strategy=tflite_dynamic", "strategy.quant.tflite.io_type=int8"),
+            "strategy.quant.tflite.io_type",
+            "dynamic_wi8_afp32",
+        ),
         (("strategy=int8", "strategy.quant.tflite.recipe=static_wi8_ai16"), "strategy.quant.tflite.recipe", "valid"),
     ):
         err = error_for(*file, *overrides)

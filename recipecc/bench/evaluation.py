@@ -84,9 +84,12 @@ def evaluate(
     the kept outputs are written to ``out_dir/outputs.npz`` for the next stages.
     """
     task = str(params.get("task", "classification"))
+    kinds = {str(k): str(v) for k, v in (params.get("outputs") or {}).items()}
     if task == "auto":  # a user's model of unknown task: classification when the data has class labels
         by_class = data_meta.get("labelled") and data_meta.get("label_kind", "class") == "class"
-        task = "classification" if by_class else "generic"
+        # ... and when its first output is class scores: not when model.outputs says it is something else
+        first_declared = kinds.get(str(output_names[0])) if output_names else None
+        task = "classification" if by_class and first_declared in (None, "scores") else "generic"
     module = task_module(task)
     threshold = float(params.get("threshold") or DEFAULT_THRESHOLD)
     labelled = bool(params.get("labels", True)) and bool(data_meta.get("labelled", True)) and task != "generic"
@@ -122,7 +125,10 @@ def evaluate(
     np.savez(out_dir / OUTPUTS_FILE, **ours)
     reference = _load_kept(reference_dir) if reference_dir is not None else ours  # the baseline agrees with itself
     requested = [str(m) for m in params.get("metrics", [])]
-    fidelity, details = module.fidelity(ours, reference, requested=requested, threshold=threshold)
+    try:
+        fidelity, details = module.fidelity(ours, reference, requested=requested, threshold=threshold, kinds=kinds)
+    except ValueError as exc:  # e.g. model.outputs naming an output the model does not have
+        raise PassFailure(f"cannot compare the outputs with the baseline's: {exc}") from None
     metrics: dict[str, float] = {}
     task_info = task_named(task)
     if evaluator is not None:

@@ -47,7 +47,7 @@ def latency_rows(
     """Measure one call per thread count; ``make_call(threads)`` builds a ready-to-time call for that count."""
     rows = []
     for threads in threads_list:
-        stats = measure_latency(make_call(threads), warmup=warmup, repeats=repeats)
+        stats = measure_latency(make_call(threads), warmup=warmup, repeats=repeats, threads=threads)
         row = {"threads": threads, **stats, **describe}
         rows.append(row)
         if on_done is not None:

@@ -22,7 +22,7 @@ from recipecc.metrics.drop import metric_drop
 from recipecc.plan.graph import Plan
 from recipecc.tasks import TASKS
 
-__all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "search_selection"]
+__all__ = ["RESULTS_SCHEMA_VERSION", "assemble_results", "contention_sentences", "search_selection"]
 
 RESULTS_SCHEMA_VERSION = 1
 _PACKAGES = (
@@ -101,7 +101,60 @@ def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top
         "size_ratio": baseline["size_bytes"] / stage["size_bytes"] if stage["size_bytes"] else None,
         "speedup": speedup,
         "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0),
+        **({"speedup_cpu": cpu} if (cpu := _cpu_speedup(stage, baseline)) else {}),
     }
+
+
+def _cpu_speedup(stage: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float]:
+    """Speed-up by median CPU time per call, at one thread only (where the work runs on the calling thread and the
+    CPU time is what the call costs without waiting for a core; with more threads it sums their work)."""
+    base = {row["threads"]: row.get("cpu_median_ms") for row in baseline["latency"] if row["threads"] == 1}
+    return {
+        str(row["threads"]): base[row["threads"]] / row["cpu_median_ms"]
+        for row in stage["latency"]
+        if row["threads"] in base and base[row["threads"]] and row.get("cpu_median_ms")
+    }
+
+
+def contention_sentences(stages: list[dict[str, Any]]) -> list[str]:
+    """One sentence per latency row timed while other processes held the CPU (``contended``), or compared with a
+    baseline row that was, from the rows' own figures: how much of its wall time the timed loop ran and, at one
+    thread, what the CPU time per call says against the baseline."""
+    sentences = []
+    baseline_rows = {row["threads"]: row for row in stages[0]["latency"]} if stages else {}
+    for index, stage in enumerate(stages):
+        for row in stage["latency"]:
+            base = baseline_rows.get(row["threads"]) if index else None
+            if row.get("contended"):
+                text = (
+                    f"{stage['name']} at {row['threads']} thread(s) ran on the CPU {row['cpu_share']:.0%} of its "
+                    "timed wall time (other processes held the cores), so its wall-clock latency is inflated"
+                )
+            elif base is not None and base.get("contended"):
+                text = (
+                    f"{stage['name']} at {row['threads']} thread(s) is compared with a baseline that ran on the CPU "
+                    f"{base['cpu_share']:.0%} of its timed wall time (other processes held the cores), so the "
+                    "wall-clock speed-up is overstated"
+                )
+            else:
+                continue
+            cpu = stage.get("vs_baseline", {}).get("speedup_cpu", {}).get(str(row["threads"]))
+            if base is not None and cpu is not None:
+                wall = stage["vs_baseline"]["speedup"].get(str(row["threads"]))
+                text += (
+                    f"; by CPU time per call ({row['cpu_median_ms']:.3f} ms against the baseline's "
+                    f"{base['cpu_median_ms']:.3f} ms) it is {_speed_words(cpu)} than the baseline"
+                    + (f" (wall clock: {_speed_words(wall)})" if wall is not None else "")
+                )
+            sentences.append(
+                text + ". Re-run on a quiet machine for wall-clock figures to compare (a changed bench.repeats "
+                "re-times every stage)"
+            )
+    return sentences
+
+
+def _speed_words(speedup: float) -> str:
+    return f"{speedup:.2f}x faster" if speedup >= 1.0 else f"{1 / speedup:.2f}x slower"
 
 
 def assemble_results(
@@ -171,8 +224,11 @@ def assemble_results(
             "host": host,
             "measurement": {
                 **measurement_sentences(stages, metric),
-                "together": "every stage of a run is measured in that run, one after the other, so that they are "
-                "compared under the same conditions (a fully cached run reuses all its measurements)",
+                "together": "every stage of a run is measured in that run, one after the other (a fully cached run "
+                "reuses all its measurements); each latency row records how much of its timed wall time the "
+                "process had the CPU (cpu_share), because on a shared machine stages timed one after the other "
+                "can meet different loads",
+                "contention": contention_sentences(stages),
                 "size": "bytes on disk of the deployable model files (reports: 1 MB = 10^6 bytes)",
             },
             "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in plan.checks],

@@ -58,6 +58,11 @@ class CpuFacts:
         return platform.machine() or "unknown"
 
 
+def _platform_cpu_name() -> str:
+    """The CPU's name where /proc/cpuinfo has none (it is part of host measurements' cache keys: keep it stable)."""
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def parse_cpuinfo(text: str) -> CpuFacts:
     """The first processor's model name and flags in ``/proc/cpuinfo`` text."""
     model, flags = "", frozenset[str]()
@@ -68,7 +73,7 @@ def parse_cpuinfo(text: str) -> CpuFacts:
             model = value.strip()
         elif key == "flags" and not flags:
             flags = frozenset(value.split())
-    return CpuFacts(model=model or platform.processor() or "unknown", flags=flags, known=bool(flags))
+    return CpuFacts(model=model or _platform_cpu_name(), flags=flags, known=bool(flags))
 
 
 @lru_cache(maxsize=1)
@@ -77,5 +82,5 @@ def cpu_facts() -> CpuFacts:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: claim nothing
-        return CpuFacts(model=platform.processor() or "unknown", flags=frozenset(), known=False)
+        return CpuFacts(model=_platform_cpu_name(), flags=frozenset(), known=False)
     return parse_cpuinfo(text)

@@ -161,12 +161,22 @@ class PlanBuilder:
             params |= {"num_classes": model.num_classes, "decoder": yolov3_decoder_spec(self.input_size)}
         if model.threshold is not None:
             params["threshold"] = model.threshold
+        if model.outputs:
+            params["outputs"] = dict(model.outputs)
         return params
 
     def check_task_data(self) -> None:
         """The dataset must label what the task predicts (mIoU needs label maps, not class labels)."""
         task = TASKS.get(self.task)
         data = self.recipe.dataset.name
+        if self.recipe.model.outputs and self.task in ("detection", "segmentation"):
+            raise RecipeError(
+                f"model.outputs declares output kinds, but a {self.task} model's outputs are decoded by its task "
+                "(boxes, label maps), not compared by kind",
+                key="model.outputs",
+                value=dict(self.recipe.model.outputs),
+                valid="no model.outputs for detection and segmentation models",
+            )
         if task is None or not task.datasets or data in task.datasets:
             return
         labelled_by = next((t.name for t in TASKS.values() if data in t.datasets), None)

@@ -13,6 +13,7 @@ import os
 import platform
 from typing import Any
 
+from recipecc.common.cpu import cpu_facts
 from recipecc.estimate import estimator_fingerprint
 from recipecc.recipe.schema import SshConfig
 from recipecc.recipe.targets import ResolvedTarget
@@ -20,16 +21,9 @@ from recipecc.recipe.targets import ResolvedTarget
 __all__ = ["cpu_model", "host_identity", "measurement_params"]
 
 
-@functools.cache
 def cpu_model() -> str:
     """This machine's CPU model name (``/proc/cpuinfo``; the platform's name where there is none)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return cpu
+    return cpu_facts().model
 
 
 @functools.cache

@@ -5,13 +5,16 @@
 
 - ``strategy.prune.criterion: auto``: filter pruning by L1 norm where the pipeline builds a Paddle network (the
   filters really go away: fewer FLOPs), weight-magnitude pruning everywhere else (tfmot; ONNX files).
-- ``strategy.quant.algo: auto``: PaddleSlim's ``avg`` on Paddle; ONNX Runtime chooses the calibration per model
-  (``passes/onnx/calibration_search.py``); the TFLite converter calibrates min/max itself.
+- ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
+  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto -> avg, minmax -> abs_max,
+  percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
+  calibration search); the TFLite converter's min/max. ``search`` calibrates with each of the backend's methods,
+  scores every candidate against fp32 and keeps the best (ONNX Runtime; Paddle Inference on this machine):
+  ``passes/calibration_search.py``. A method a backend does not have is a plan error naming the ones it has.
 
-Backend knobs keep their backend's vocabulary and are read by that backend only: one set on a target whose
-backend would ignore it (``strategy.quant.format=qoperator`` on a Paddle target, ``io_type=int8`` on ONNX Runtime,
-a calibration ``algo`` on TFLite) is a plan-time error naming the key and the targets that read it, never a
-silently ignored setting.
+Backend knobs live under the backend's own key (``strategy.quant.paddle.*``, ``onnx.*``, ``tflite.*``) and are read
+by that backend only: one set on a target whose backend would ignore it is a plan-time error naming the key and
+the targets that read it, never a silently ignored setting.
 """
 
 from __future__ import annotations
@@ -24,10 +27,22 @@ from recipecc.recipe.catalog import ARCHITECTURES, Runtime
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import QuantConfig
 
-__all__ = ["AUTO", "resolve_neutral"]
+__all__ = ["AUTO", "CALIBRATION", "SEARCH", "calibration_method", "check_backend_knobs", "resolve_neutral"]
 
 AUTO = "auto"
+#: the calibration search (``strategy.quant.algo=search``; ``auto`` on ONNX Runtime)
+SEARCH = "search"
+#: PaddleSlim's calibration for ``algo: auto``
 PADDLE_DEFAULT_ALGO = "avg"
+#: runtimes whose int8 models the Paddle calibration search runs on this machine (Paddle Inference on the CPU)
+PADDLE_SEARCH_RUNTIMES = ("paddle_inference",)
+
+#: neutral ``strategy.quant.algo`` -> each backend's own calibration method, in the backend's words
+CALIBRATION: dict[str, dict[str, str]] = {
+    "paddle": {"minmax": "abs_max", "percentile": "hist", "entropy": "KL", "mse": "mse"},
+    "onnx": {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"},
+    "tf": {"minmax": "min/max"},
+}
 
 
 def _builds_paddle_network(b: PlanBuilder, runtime: Runtime) -> bool:
@@ -39,58 +54,113 @@ def _builds_paddle_network(b: PlanBuilder, runtime: Runtime) -> bool:
     return (model.framework or ARCHITECTURES[model.arch].frameworks[0]) == "paddle"
 
 
-#: strategy.quant knobs that only some backends read (the others: every backend), and what each backend calls them
+#: strategy.quant knobs that only some backends read (the others: every backend); the sections are whole backends
 _KNOB_BACKENDS = {
-    "format": ("onnx",),
-    "activation_type": ("onnx",),
-    "weight_type": ("onnx",),
     "op_types": ("paddle", "onnx"),
     "exclude_op_types": ("onnx",),
     "exclude_nodes": ("onnx",),
     "weight_per_channel": ("paddle", "onnx"),
-    "io_type": ("tf",),
+    "paddle": ("paddle",),
+    "onnx": ("onnx",),
     "tflite": ("tf",),
 }
 _BACKEND_NAMES = {"paddle": "PaddleSlim / Paddle Inference", "onnx": "ONNX Runtime", "tf": "TFLite"}
 
 
-def _check_backend_knobs(b: PlanBuilder, runtime: Runtime) -> None:
-    """Refuse a quant knob set away from its default on a backend that does not read it."""
-    quant = b.recipe.strategy.quant
-    if quant is None:
-        return
-    defaults = QuantConfig()
+def _set_away_from_default(quant: QuantConfig, name: str) -> tuple[str, object, object] | None:
+    """``(key under the quant section, value, default)`` of ``name`` (or of its first changed sub-key) if set."""
+    value, default = getattr(quant, name), getattr(QuantConfig(), name)
+    if value == default:
+        return None
+    if hasattr(value, "__dataclass_fields__"):
+        for sub in fields(value):
+            if getattr(value, sub.name) != getattr(default, sub.name):
+                return f"{name}.{sub.name}", getattr(value, sub.name), getattr(default, sub.name)
+    return name, value, default
+
+
+def _backend_of(runtime: Runtime) -> str:
+    return _BACKEND_NAMES.get(runtime.backend, runtime.backend)
+
+
+def check_backend_knobs(b: PlanBuilder, runtime: Runtime, quant: QuantConfig, key: str) -> None:
+    """Refuse a knob (or a backend's section) set away from its default on a backend that does not read it."""
     for field in fields(QuantConfig):
         owners = _KNOB_BACKENDS.get(field.name)
-        value, default = getattr(quant, field.name), getattr(defaults, field.name)
-        if owners is None or runtime.backend in owners or value == default:
+        changed = _set_away_from_default(quant, field.name) if owners is not None else None
+        if owners is None or changed is None or runtime.backend in owners:
             continue
-        shown = "{...}" if field.name == "tflite" else value
-        targets = ", ".join(f"target={name}" for name in targets_of_backends(owners))
+        name, value, default = changed
+        readers = " and ".join(_BACKEND_NAMES[o] for o in owners)
+        targets = ", ".join(f"target={t}" for t in targets_of_backends(owners))
         raise RecipeError(
-            f"strategy.quant.{field.name} = {shown!r} is a {' / '.join(_BACKEND_NAMES[o] for o in owners)} knob; "
-            f"target '{b.recipe.target.name}' runs {_BACKEND_NAMES.get(runtime.backend, runtime.backend)}, which "
-            "would ignore it",
-            key=f"strategy.quant.{field.name}",
-            value=shown,
+            f"{key}.{name} = {value!r} is read by {readers} only; target '{b.recipe.target.name}' runs "
+            f"{_backend_of(runtime)}, which would ignore it",
+            key=f"{key}.{name}",
+            value=value,
             valid=f"leave it at {default!r} here, or {targets or 'a target of that backend'}",
         )
-    if runtime.backend == "tf" and quant.algo != AUTO:
+    methods = CALIBRATION.get(runtime.backend)
+    if quant.algo == SEARCH and runtime.backend == "paddle" and b.recipe.target.runtime not in PADDLE_SEARCH_RUNTIMES:
         raise RecipeError(
-            f"strategy.quant.algo = '{quant.algo}': TFLite calibrates with min/max (the converter, and "
-            "ai-edge-quantizer for .tflite files); PaddleSlim's and ONNX Runtime's methods do not exist there",
-            key="strategy.quant.algo",
+            f"{key}.algo = 'search' scores calibration candidates with Paddle Inference on this machine; target "
+            f"'{b.recipe.target.name}' runs {b.recipe.target.runtime}",
+            key=f"{key}.algo",
             value=quant.algo,
-            valid=f"{AUTO} on TFLite targets",
+            valid=[AUTO, *CALIBRATION["paddle"]],
         )
+    if quant.algo == SEARCH and runtime.backend in ("paddle", "onnx"):
+        return
+    if methods is not None and quant.algo != AUTO and quant.algo not in methods:
+        raise RecipeError(
+            f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration",
+            key=f"{key}.algo",
+            value=quant.algo,
+            valid=[AUTO, *methods],
+        )
+
+
+def calibration_method(backend: str, algo: str) -> str:
+    """The backend's own name for a neutral calibration method (``auto`` stays ``auto``)."""
+    return algo if algo == AUTO else CALIBRATION[backend][algo]
+
+
+def _resolve_paddle_algo(b: PlanBuilder, quant: QuantConfig) -> QuantConfig:
+    """``strategy.quant.paddle.algo``: the recipe's PaddleSlim name, or the neutral method mapped to one."""
+    own = quant.paddle.algo
+    if own != AUTO and quant.algo != AUTO:
+        raise RecipeError(
+            f"strategy.quant.algo = '{quant.algo}' and strategy.quant.paddle.algo = '{own}' both choose the "
+            "calibration: set one",
+            key="strategy.quant.paddle.algo",
+            value=own,
+            valid=f"strategy.quant.algo={AUTO} with paddle.algo={own}, or paddle.algo={AUTO} with algo={quant.algo}",
+        )
+    if own != AUTO:
+        b.check("strategy.quant", "ok", f"calibration: PaddleSlim {own} (strategy.quant.paddle.algo)")
+        return quant
+    if quant.algo == SEARCH:  # the pipeline plans the calibration search (its plan check says how)
+        return replace(quant, paddle=replace(quant.paddle, algo=SEARCH))
+    if quant.algo == AUTO:
+        algo = PADDLE_DEFAULT_ALGO
+        how = (
+            f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max; PaddleSlim's own default is hist; "
+            "strategy.quant.algo=search chooses per model)"
+        )
+    else:
+        algo = CALIBRATION["paddle"][quant.algo]
+        how = f"algo {quant.algo} -> PaddleSlim {algo}"
+    b.check("strategy.quant", "ok", how)
+    return replace(quant, paddle=replace(quant.paddle, algo=algo))
 
 
 def resolve_neutral(b: PlanBuilder, runtime: Runtime) -> None:
     """Replace ``auto`` values in ``b.recipe`` with the backend's choice and record it as a plan check; refuse
     knobs of another backend."""
-    _check_backend_knobs(b, runtime)
     strategy = b.recipe.strategy
     prune, quant = strategy.prune, strategy.quant
+    if quant is not None:  # (search candidates: checked by the pipeline that carries the search)
+        check_backend_knobs(b, runtime, quant, "strategy.quant")
     if prune is not None and prune.criterion == AUTO:
         criterion = "l1_norm" if _builds_paddle_network(b, runtime) else "magnitude"
         prune = replace(prune, criterion=criterion)
@@ -100,11 +170,6 @@ def resolve_neutral(b: PlanBuilder, runtime: Runtime) -> None:
             else "weight-magnitude pruning (zeros in the weights)"
         )
         b.check("strategy.prune", "ok", f"criterion auto -> {criterion} on {runtime.backend}: {how}")
-    if quant is not None and quant.algo == AUTO and quant.mode == "ptq_static" and runtime.backend == "paddle":
-        quant = replace(quant, algo=PADDLE_DEFAULT_ALGO)
-        b.check(
-            "strategy.quant",
-            "ok",
-            f"algo auto -> {PADDLE_DEFAULT_ALGO} (mean of the per-batch abs-max; PaddleSlim's own default is hist)",
-        )
+    if quant is not None and quant.mode == "ptq_static" and runtime.backend == "paddle":
+        quant = _resolve_paddle_algo(b, quant)
     b.recipe = replace(b.recipe, strategy=replace(strategy, prune=prune, quant=quant))

@@ -34,6 +34,8 @@ _SEGMENTATION_ARCHS = ("deeplabv3_mnv2", "fastscnn")
 _DETECTION_ARCHS = ("yolov3_mobilenet_v1", "yolov3_resnet34")
 #: architectures without a width multiplier (both frameworks refuse model.width != 1 for them)
 _FIXED_WIDTH = ("resnet50", "yolov3_resnet34")
+#: channel counts that mark an axis of a declared 4-d input as the image's channels
+_IMAGE_CHANNELS = (1, 3, 4)
 #: the strategy sections a plan node must carry out when set (``finetune`` is part of prune, and says when skipped)
 STRATEGY_SECTIONS = ("prune", "sensitivity", "quant", "search")
 
@@ -72,7 +74,7 @@ class ModelInput:
         return f"{self.layout}, {channels}{plural}, at least {self.min_size}px"
 
 
-def model_input(model: ModelConfig, framework: str) -> ModelInput:
+def model_input(model: ModelConfig, framework: str, layout: str | None = None) -> ModelInput:
     """What ``model`` takes when ``framework`` (paddle | tf | onnx) builds or reads it.
 
     Built architectures: the digits CNN is built for the data's channels (grey scans from the digits data), the
@@ -80,10 +82,12 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
     A user's file: its ``model.input_shape`` when given (channels at index 1 for NCHW, last for NHWC), else what a
     Keras file (``.keras``, ``.h5``) declares (its channels, and its size when square), else the framework's
     convention (3 channels for paddle inference models, 1 for other tf files). A Paddle inference program's feed
-    shape decides likewise (NCHW: its channels, and its size when square). A ``.tflite`` file the default data
+    shape decides likewise (NCHW: its channels, and its size when square), and so does an ONNX file's first input
+    (NCHW or NHWC, whichever axis holds the channels). A ``.tflite`` file the default data
     cannot feed is measured on inputs shaped like its own (the tflite runner), so it keeps the convention here.
+    ``layout`` overrides the framework's (``dataset.layout`` for an ONNX file); a file's declared layout wins.
     """
-    layout = "NHWC" if framework == "tf" else "NCHW"
+    layout = layout or ("NHWC" if framework == "tf" else "NCHW")
     shape = model.input_shape if model.input_shape and len(model.input_shape) == 4 else None
     if model.arch == "file":
         if shape is not None:
@@ -92,6 +96,11 @@ def model_input(model: ModelConfig, framework: str) -> ModelInput:
             height, width = declared[2], declared[3]
             size = height if height is not None and height == width else None
             return ModelInput(framework, layout, declared[1], 1, size, tuple(declared))
+        elif framework == "onnx" and (onnx_declared := _declared_onnx_input(model)) is not None:
+            onnx_layout, declared = onnx_declared
+            channel_axis, spatial = (1, declared[2:4]) if onnx_layout == "NCHW" else (3, declared[1:3])
+            size = spatial[0] if spatial[0] is not None and spatial[0] == spatial[1] else None
+            return ModelInput(framework, onnx_layout, declared[channel_axis], 1, size, tuple(declared))
         elif framework == "tf" and (declared := _declared_tf_input(model)) is not None:
             if str(model.path).lower().endswith(".tflite"):
                 return ModelInput(framework, layout, 1, 1, None, tuple(declared), data_follows=False)
@@ -116,6 +125,24 @@ def _declared_paddle_input(model: ModelConfig) -> list[int | None] | None:
         return None
     declared = declared_input_shape(path)
     return declared if declared is not None and len(declared) == 4 and declared[1] is not None else None
+
+
+def _declared_onnx_input(model: ModelConfig) -> tuple[str, list[int | None]] | None:
+    """The layout and image input shape an ONNX file declares, when it fixes a channel count of 1, 3 or 4.
+
+    ONNX has no layout attribute: converted Keras/TFLite models keep NHWC, the rest are NCHW. The axis holding a
+    fixed 1, 3 or 4 decides (NCHW when both could be, e.g. a 3x3 image); anything else is left to the conventions.
+    """
+    if model.path is None or Path(model.path).suffix.lower() != ".onnx":
+        return None
+    declared = declared_input_shape(model.path)
+    if declared is None or len(declared) != 4:
+        return None
+    if declared[1] in _IMAGE_CHANNELS:
+        return "NCHW", declared
+    if declared[3] in _IMAGE_CHANNELS:
+        return "NHWC", declared
+    return None
 
 
 def _declared_tf_input(model: ModelConfig) -> list[int | None] | None:

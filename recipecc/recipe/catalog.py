@@ -20,6 +20,7 @@ __all__ = [
     "GRAPH_OPTIMIZATION_LEVELS",
     "LAYOUTS",
     "MODEL_FORMATS",
+    "PADDLE_QUANT_ALGOS",
     "PRUNE_CRITERIA",
     "PRUNE_SCHEDULES",
     "QUANT_ALGOS",
@@ -271,7 +272,11 @@ PRUNE_CRITERIA = ("auto", "l1_norm", "fpgm", "magnitude")
 PRUNE_SCHEDULES = ("constant", "polynomial")
 SENSITIVITY_TARGETS = ("flops", "accuracy_loss")
 QUANT_MODES = ("ptq_static", "ptq_dynamic", "qat", "fp16")
-QUANT_ALGOS = ("auto", "avg", "hist", "KL", "mse", "abs_max", "minmax", "entropy", "percentile")
+#: strategy.quant.algo: calibration in framework-neutral words (each backend maps them, plan/neutral.py); search:
+#: calibrate with each of the backend's methods, score against fp32, keep the best (ONNX Runtime, Paddle Inference)
+QUANT_ALGOS = ("auto", "minmax", "percentile", "entropy", "mse", "search")
+#: strategy.quant.paddle.algo: PaddleSlim's own calibration names (quant_post_static(algo=...))
+PADDLE_QUANT_ALGOS = ("auto", "avg", "hist", "KL", "mse", "abs_max")
 QUANT_BITS = (8, 16)
 QUANT_FORMATS = ("qdq", "qoperator")
 QUANT_INT_TYPES = ("uint8", "int8")

@@ -27,7 +27,8 @@ from recipecc.recipe.guard import (
     check_overrides,
     check_yaml_tree,
 )
-from recipecc.recipe.schema import RecipeConfig, TargetConfig
+from recipecc.recipe.moved_keys import moved_key_error
+from recipecc.recipe.schema import QuantConfig, RecipeConfig, TargetConfig
 
 __all__ = [
     "GROUPS",
@@ -187,7 +188,11 @@ def _missing_option(exc: Any) -> RecipeError:
 
 
 #: schema fields that are free-form mappings (new keys are entries, not typos)
-_MAPPING_FIELDS = ("strategy.prune.per_layer",)
+#: mapping fields (free keys) and how an override adds entries to each
+_MAPPING_FIELDS = {
+    "strategy.prune.per_layer": "{pattern:value} (a '+' adds entries; write dots in patterns as '*')",
+    "model.outputs": "{output_name:kind} (a '+' adds entries), e.g. +model.outputs={landmarks:tensor}",
+}
 
 _TYPE_WORDS = {
     "Float": "a number, e.g. 0.5",
@@ -245,13 +250,16 @@ def translate_error(exc: BaseException) -> RecipeError:
             return RecipeError(f"cannot parse override: {err}", valid="key=value, group=option, +key=value")
         if isinstance(err, (ConfigKeyError, ConfigAttributeError)):
             full_key = str(err.full_key or err.key)
-            for mapping in _MAPPING_FIELDS:
+            for mapping, entries in _MAPPING_FIELDS.items():
                 if full_key.startswith(mapping + "."):
                     return RecipeError(
                         f"cannot add '{full_key[len(mapping) + 1 :]}' to {mapping} with a plain override",
                         key=mapping,
-                        valid=f"+{mapping}={{pattern:value}} (a '+' adds entries; write dots in patterns as '*')",
+                        valid=f"+{mapping}={entries}",
                     )
+            moved = moved_key_error(full_key, quant_list_item=err.object_type is QuantConfig)
+            if moved is not None:
+                return moved
             name = full_key.rsplit(".", 1)[-1]
             fields = _schema_fields(full_key)
             return RecipeError(

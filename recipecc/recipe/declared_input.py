@@ -3,10 +3,11 @@
 A user's model file says what it takes: a ``.keras`` archive's ``config.json`` and a ``.h5`` file's
 ``model_config`` name the input layer's batch shape, a ``.tflite`` flatbuffer holds its input tensor's shape
 (``tflite_file.read_tflite``), a Paddle inference program (``.pdmodel``) the shape of the variable its first
-``feed`` op writes (walked with ``protobuf_fields``; -1 is a free dimension). The planner uses it to give the
-default data the channel count (and, where fixed and square, the size) the model takes, instead of assuming
-1-channel digits and failing at run time. Unreadable or undeclared: ``None`` (the planner then keeps its
-conventions and ``model.input_shape`` can say it).
+``feed`` op writes (walked with ``protobuf_fields``; -1 is a free dimension), an ONNX model its first graph input
+that is not an initializer (a named ``dim_param`` or a missing ``dim_value`` is a free dimension). The planner
+uses it to give the default data the channel count (and, where fixed and square, the size) the model takes,
+instead of assuming 1-channel digits and failing at run time. Unreadable or undeclared: ``None`` (the planner
+then keeps its conventions and ``model.input_shape`` can say it).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def declared_input_shape(path: str | Path) -> Shape | None:
             return facts.input_shapes[0] if facts is not None and facts.input_shapes else None
         if suffix == ".pdmodel" or file.name == "__model__":
             return paddle_feed_shape(file.read_bytes())
+        if suffix == ".onnx":
+            return onnx_input_shape(file.read_bytes())
     except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile, ImportError) as exc:
         log.debug("cannot read the input shape of %s: %s", file, exc)
     return None
@@ -106,3 +109,35 @@ def paddle_feed_shape(program: bytes) -> Shape | None:
             fed += [_text(arg) for out in _nested(value, 2) for arg in _nested(out, 2)]
     shape = next((dims[name] for name in fed if name in dims), None)
     return None if shape is None else [d if d > 0 else None for d in shape]
+
+
+def onnx_input_shape(model: bytes) -> Shape | None:
+    """The shape of an ONNX model's first real input (onnx.proto: ModelProto graph=7; GraphProto initializer=5,
+    input=11; TensorProto name=8; ValueInfoProto name=1, type=2; TypeProto tensor_type=1; TypeProto.Tensor
+    shape=2; TensorShapeProto dim=1; Dimension dim_value=1, dim_param=2). Older exporters list the weights among
+    the inputs too: those are skipped."""
+    graphs = [v for n, v in fields(model) if n == 7 and isinstance(v, memoryview)]
+    if not graphs:
+        return None
+    weights: set[str] = set()
+    inputs: list[memoryview] = []
+    for number, value in fields(graphs[0]):
+        if number == 5 and isinstance(value, memoryview):
+            weights.update(_text(v) for v in _nested(value, 8))
+        elif number == 11 and isinstance(value, memoryview):
+            inputs.append(value)
+    for value_info in inputs:
+        if next((_text(v) for v in _nested(value_info, 1)), "") in weights:
+            continue
+        for type_proto in _nested(value_info, 2):
+            for tensor in _nested(type_proto, 1):
+                for shape in _nested(tensor, 2):
+                    return [_dim(dim) for dim in _nested(shape, 1)]
+        return None  # the first real input is not a tensor, or its shape is unknown
+    return None
+
+
+def _dim(dimension: int | memoryview) -> int | None:
+    """A ``TensorShapeProto.Dimension``'s fixed size, or None when it is named or missing."""
+    values = [v for v in _nested(dimension, 1) if isinstance(v, int)]
+    return values[0] if values and 0 < values[0] < 1 << 31 else None

@@ -22,6 +22,7 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recipecc.recipe.errors import RecipeError, did_you_mean
+from recipecc.recipe.moved_keys import moved_key_error
 
 __all__ = [
     "CLI_ONLY_KEYS",
@@ -234,6 +235,9 @@ def check_known_keys(cfg: DictConfig) -> None:
         fields = _dataclass_fields(parent)
         name = full_key.rsplit(".", 1)[-1]
         if fields is not None and name not in fields:
+            moved = moved_key_error(full_key)
+            if moved is not None:
+                raise moved
             raise RecipeError(
                 f"unknown key '{full_key}'",
                 key=full_key,

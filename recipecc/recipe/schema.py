@@ -21,6 +21,8 @@ __all__ = [
     "FinetuneConfig",
     "ModelConfig",
     "ObjectiveConfig",
+    "OnnxQuantConfig",
+    "PaddleQuantConfig",
     "PruneConfig",
     "QuantConfig",
     "RecipeConfig",
@@ -61,6 +63,9 @@ class ModelConfig:
     data has class labels, otherwise every output is compared with the baseline's by its shape).
     ``input_size`` is a smaller (or larger) square input than the architecture's reference size;
     ``threshold`` binarizes probability-map outputs when they are compared (default 0.5).
+    ``outputs`` says what a model file's outputs are, by output name, where their shape cannot: e.g.
+    ``{landmarks: tensor}`` for a regression head of shape (N, K) that would otherwise be read as class scores
+    (kinds: scores, sequence, class_map, prob_map, tensor; see ``recipecc/tasks/outputs.py``).
     """
 
     arch: str = "digits_cnn"
@@ -73,6 +78,7 @@ class ModelConfig:
     task: Optional[str] = None
     input_size: Optional[int] = None
     threshold: Optional[float] = None
+    outputs: dict[str, str] = field(default_factory=dict)
     #: DeepLab's output stride (8 or 16): the backbone's last stages keep the resolution with dilated convolutions
     output_stride: int = 16
     #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the
@@ -172,30 +178,56 @@ class FinetuneConfig:
 
 
 @dataclass
+class PaddleQuantConfig:
+    """Knobs only PaddleSlim reads, in its own vocabulary (``strategy.quant.paddle.*``).
+
+    ``algo``: PaddleSlim's activation calibration (``quant_post_static(algo=...)``): avg, hist, KL, mse, abs_max;
+    ``auto`` (default) follows the neutral ``strategy.quant.algo`` (``recipecc/plan/neutral.py`` maps it).
+    """
+
+    algo: str = "auto"
+
+
+@dataclass
+class OnnxQuantConfig:
+    """Knobs only ONNX Runtime reads, in its own vocabulary (``strategy.quant.onnx.*``).
+
+    ``format``: qdq (QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, ...);
+    ``activation_type`` / ``weight_type``: uint8 or int8 (ORT's ``QuantType``). The calibration method is the
+    neutral ``strategy.quant.algo`` (minmax, percentile, entropy are ORT's ``CalibrationMethod`` names).
+    """
+
+    format: str = "qdq"
+    activation_type: str = "uint8"
+    weight_type: str = "int8"
+
+
+@dataclass
 class TfliteQuantConfig:
     """Knobs only the TFLite backend understands, under its own key (``strategy.quant.tflite.*``).
 
+    ``io_type`` (full int8): float keeps float inputs/outputs, int8 makes them integer (for integer accelerators).
     ``recipe``: the ai-edge-quantizer recipe that quantizes a user's ``.tflite`` file (``auto``: from ``mode``:
     ptq_static -> static_wi8_ai8, ptq_dynamic -> dynamic_wi8_afp32; ``weight_only_wi8_afp32`` stores int8 weights
     and computes in float). Models recipecc converts itself go through the TFLite converter, which has no recipes.
     """
 
+    io_type: str = "float"
     recipe: str = "auto"
 
 
 @dataclass
 class QuantConfig:
-    """Quantization.
+    """Quantization: framework-neutral knobs flat, each backend's own knobs under its key.
 
     ``mode``: ``ptq_static`` (int8 weights and activations, calibrated), ``ptq_dynamic`` (int8 weights; activations
     quantized at run time or kept float), ``qat`` (quantization-aware training, for models the pipeline trains),
-    ``fp16`` (half-precision weights). ``algo``: activation calibration — ``auto`` (default): each backend's
-    choice (paddle: avg; onnx: a calibration search over minmax/percentile/entropy x per-channel/per-tensor,
-    scored against fp32; tflite: the converter's min/max); paddle: avg, hist, KL, mse, abs_max; onnx: minmax,
-    entropy, percentile. ``format`` (onnx): qdq or qoperator. ``activation_type``/``weight_type``
-    (onnx): uint8 or int8. ``op_types`` / ``exclude_op_types`` / ``exclude_nodes`` (patterns) restrict what is
-    quantized (``op_types`` also on paddle, in Paddle's op names: ``conv2d``, ``matmul_v2``, ...). ``io_type``
-    (tflite full int8): float keeps float inputs/outputs, int8 makes them integer.
+    ``fp16`` (half-precision weights). ``algo``: activation calibration, in neutral words: ``auto`` (default: each
+    backend's choice, see ``recipecc/plan/neutral.py``), ``minmax``, ``percentile``, ``entropy``, ``mse``; each
+    backend maps it to its own method (Paddle: abs_max, hist, KL, mse). ``op_types`` / ``exclude_op_types`` /
+    ``exclude_nodes`` (patterns) restrict what is quantized, in the model format's own op and node names
+    (``op_types`` on paddle and onnx, the exclusions on onnx). ``paddle`` / ``onnx`` / ``tflite``: knobs only that
+    backend reads; setting one for a target of another backend is a plan error.
     """
 
     mode: str = "ptq_static"
@@ -204,15 +236,13 @@ class QuantConfig:
     weight_per_channel: bool = True
     batch_nums: int = 8
     batch_size: int = 32
-    format: str = "qdq"
-    activation_type: str = "uint8"
-    weight_type: str = "int8"
     op_types: list[str] = field(default_factory=list)
     exclude_op_types: list[str] = field(default_factory=list)
     exclude_nodes: list[str] = field(default_factory=list)
-    io_type: str = "float"
     epochs: int = 1
     lr: float = 0.001
+    paddle: PaddleQuantConfig = field(default_factory=PaddleQuantConfig)
+    onnx: OnnxQuantConfig = field(default_factory=OnnxQuantConfig)
     tflite: TfliteQuantConfig = field(default_factory=TfliteQuantConfig)
 
 

@@ -25,6 +25,7 @@ from recipecc.recipe.catalog import (
     GRAPH_OPTIMIZATION_LEVELS,
     LAYOUTS,
     MODEL_FORMATS,
+    PADDLE_QUANT_ALGOS,
     PRUNE_CRITERIA,
     PRUNE_SCHEDULES,
     QUANT_ALGOS,
@@ -39,9 +40,11 @@ from recipecc.recipe.catalog import (
 )
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.files import check_dataset_root, check_model_path
+from recipecc.recipe.moved_keys import paddle_algo_error
 from recipecc.recipe.schema import PruneConfig, QuantConfig, RecipeConfig
 from recipecc.recipe.targets import resolve_target
 from recipecc.tasks import TASKS
+from recipecc.tasks.outputs import OUTPUT_KINDS
 
 __all__ = ["BOUNDS", "OBJECTIVE_MEASURES", "Bound", "numeric_fields", "validate_recipe"]
 
@@ -201,11 +204,15 @@ def _validate_prune(prune: PruneConfig) -> None:
 def _validate_quant(key: str, quant: QuantConfig) -> None:
     _choice(f"{key}.mode", quant.mode, QUANT_MODES)
     _choice(f"{key}.bits", quant.bits, QUANT_BITS)
+    moved = paddle_algo_error(f"{key}.algo", quant.algo)
+    if moved is not None:
+        raise moved
     _choice(f"{key}.algo", quant.algo, QUANT_ALGOS)
-    _choice(f"{key}.format", quant.format, QUANT_FORMATS)
-    _choice(f"{key}.activation_type", quant.activation_type, QUANT_INT_TYPES)
-    _choice(f"{key}.weight_type", quant.weight_type, QUANT_INT_TYPES)
-    _choice(f"{key}.io_type", quant.io_type, QUANT_IO_TYPES)
+    _choice(f"{key}.paddle.algo", quant.paddle.algo, PADDLE_QUANT_ALGOS)
+    _choice(f"{key}.onnx.format", quant.onnx.format, QUANT_FORMATS)
+    _choice(f"{key}.onnx.activation_type", quant.onnx.activation_type, QUANT_INT_TYPES)
+    _choice(f"{key}.onnx.weight_type", quant.onnx.weight_type, QUANT_INT_TYPES)
+    _choice(f"{key}.tflite.io_type", quant.tflite.io_type, QUANT_IO_TYPES)
     _choice(f"{key}.tflite.recipe", quant.tflite.recipe, TFLITE_FILE_RECIPES)
 
 
@@ -247,6 +254,8 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     _validate_shape("model.input_shape", model.input_shape)
     if model.task is not None:
         _choice("model.task", model.task, list(TASKS))
+    for name, kind in (model.outputs or {}).items():
+        _choice(f"model.outputs.{name}", kind, list(OUTPUT_KINDS))
     _choice("model.output_stride", model.output_stride, [8, 16, 32])
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,7 +117,12 @@ def quality_metrics(
 
 
 def fidelity(
-    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+    ours: Kept,
+    reference: Kept,
+    *,
+    requested: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    kinds: Mapping[str, str] | None = None,
 ) -> Fidelity:
     """The first output's agreement with the baseline (and the requested measures); every output's details."""
     ours = align_outputs(ours, reference)
@@ -125,5 +130,5 @@ def fidelity(
     if first not in ours:
         raise ValueError(f"the stage has no output '{first}' to compare with the baseline's (it has {list(ours)})")
     flat = quality_metrics(ours[first], None, reference[first], requested)
-    _, details = compare_outputs(ours, reference, threshold)
+    _, details = compare_outputs(ours, reference, threshold, kinds)
     return flat, details

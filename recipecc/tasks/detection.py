@@ -179,7 +179,12 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str], **params: Any) -
 
 
 def fidelity(
-    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+    ours: Kept,
+    reference: Kept,
+    *,
+    requested: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    kinds: Mapping[str, str] | None = None,
 ) -> Fidelity:
     """COCO AP of this stage's boxes against the baseline's boxes scoring at least ``threshold``."""
     mine, theirs = ours["boxes"], reference["boxes"]

@@ -3,7 +3,7 @@ compared with the baseline's by the measure its shape calls for (:mod:`recipecc.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,11 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str]) -> dict[str, NDA
 
 
 def fidelity(
-    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+    ours: Kept,
+    reference: Kept,
+    *,
+    requested: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    kinds: Mapping[str, str] | None = None,
 ) -> Fidelity:
-    return compare_outputs(ours, reference, threshold)
+    return compare_outputs(ours, reference, threshold, kinds)

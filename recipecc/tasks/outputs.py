@@ -14,6 +14,8 @@ kind            shape                       measures (the first is that output's
 ==============  ==========================  ==============================================================
 
 Every output is compared; the first output's headline is the stage's, and the report says which output it is.
+A shape can mislead (a (N, K) landmark or box regression is not K class scores): ``model.outputs`` names an
+output's kind, and that kind is used instead of the shape's.
 A text-detection probability map (PP-OCR) thus gets IoU at its threshold, not the agreement of a flattened
 argmax (one pixel per image), and a recognizer gets per-position agreement.
 """
@@ -29,6 +31,7 @@ from numpy.typing import NDArray
 __all__ = [
     "DEFAULT_THRESHOLD",
     "HEADLINES",
+    "OUTPUT_KINDS",
     "Fidelity",
     "Kept",
     "align_outputs",
@@ -51,6 +54,12 @@ HEADLINES = {
     "prob_map": "iou",
     "tensor": "cosine",
 }
+
+
+#: every kind an output can be declared as (``model.outputs``)
+OUTPUT_KINDS = tuple(HEADLINES)
+#: the fewest dimensions (batch included) each kind's measures need
+_MIN_DIMS = {"scores": 2, "sequence": 3, "class_map": 4, "prob_map": 2, "tensor": 1}
 
 
 def output_kind(array: NDArray[Any]) -> str:
@@ -95,14 +104,24 @@ def _agreement_miou(ours: NDArray[Any], theirs: NDArray[Any]) -> float:
     return confusion_iou(confusion.reshape(classes, classes))[0]
 
 
-def compare_tensor(ours: NDArray[Any], theirs: NDArray[Any], threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
-    """The measures of one output against the baseline's same output (see the module docstring)."""
+def compare_tensor(
+    ours: NDArray[Any], theirs: NDArray[Any], threshold: float = DEFAULT_THRESHOLD, kind: str | None = None
+) -> dict[str, Any]:
+    """The measures of one output against the baseline's same output (see the module docstring); ``kind`` is the
+    output's declared kind (``model.outputs``), else its shape decides."""
     if ours.shape != theirs.shape:
         return {"kind": "mismatch", "error": f"shape {list(ours.shape)} vs the baseline's {list(theirs.shape)}"}
-    kind = output_kind(theirs)
+    if kind is not None and theirs.ndim < _MIN_DIMS[kind]:
+        return {"kind": "mismatch", "error": f"declared {kind} (model.outputs), but its shape is {list(theirs.shape)}"}
+    declared = kind is not None
+    kind = kind or output_kind(theirs)
     diff = np.abs(ours.astype(np.float64) - theirs.astype(np.float64))
     errors = {"max_abs_error": float(diff.max(initial=0.0)), "mean_abs_error": float(diff.mean()) if diff.size else 0.0}
-    result: dict[str, Any] = {"kind": kind, "headline": HEADLINES[kind]}
+    result: dict[str, Any] = {
+        "kind": kind,
+        "headline": HEADLINES[kind],
+        "kind_from": "model.outputs" if declared else "shape",
+    }
     if kind == "scores":
         result |= {
             "top1_agreement": float((ours.argmax(1) == theirs.argmax(1)).mean()),
@@ -136,11 +155,28 @@ def align_outputs(ours: Mapping[str, NDArray[Any]], reference: Mapping[str, NDAr
 
 
 def compare_outputs(
-    ours: Mapping[str, NDArray[Any]], reference: Mapping[str, NDArray[Any]], threshold: float = DEFAULT_THRESHOLD
+    ours: Mapping[str, NDArray[Any]],
+    reference: Mapping[str, NDArray[Any]],
+    threshold: float = DEFAULT_THRESHOLD,
+    kinds: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
-    """Every output compared: ``(headline metrics of the first output, per-output details)``."""
+    """Every output compared: ``(headline metrics of the first output, per-output details)``.
+
+    ``kinds`` (``model.outputs``) declares outputs' kinds by the baseline's output names; a name the model does
+    not have is an error naming the names it has (a typo must not silently fall back to the shape's guess).
+    """
+    kinds = dict(kinds or {})
+    unknown = sorted(set(kinds) - set(reference))
+    if unknown:
+        raise ValueError(
+            f"model.outputs names {unknown}, which the model does not have; its outputs are {sorted(reference)}"
+        )
     ours = align_outputs(ours, reference)
-    details = {name: compare_tensor(ours[name], reference[name], threshold) for name in reference if name in ours}
+    details = {
+        name: compare_tensor(ours[name], reference[name], threshold, kinds.get(name))
+        for name in reference
+        if name in ours
+    }
     missing = [name for name in reference if name not in ours]
     for name in missing:
         details[name] = {"kind": "missing", "error": "the stage does not produce this output"}

@@ -11,7 +11,7 @@ predictions as the truth) and ``pixel_agreement``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -118,7 +118,12 @@ def keep(outputs: Sequence[NDArray[Any]], names: Sequence[str]) -> dict[str, NDA
 
 
 def fidelity(
-    ours: Kept, reference: Kept, *, requested: Sequence[str] = (), threshold: float = DEFAULT_THRESHOLD
+    ours: Kept,
+    reference: Kept,
+    *,
+    requested: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    kinds: Mapping[str, str] | None = None,
 ) -> Fidelity:
     """mIoU of this stage's label maps with the baseline's as the truth, and the fraction of equal pixels."""
     name = next(iter(reference))

@@ -10,7 +10,6 @@ with SIGILL on attention models such as PP-OCRv4's recognizer (``recipecc/common
 from __future__ import annotations
 
 import zlib  # noqa: F401  - before paddle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,35 +17,13 @@ from numpy.typing import NDArray
 
 from recipecc.bench.evaluation import evaluate_stage, timing_feeds
 from recipecc.bench.record import measure_stage
-from recipecc.common.cpu import cpu_facts
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.layer_table import layer_table
+from recipecc.passes.paddle.predictor import make_predictor, skipped_passes
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["make_predictor", "run"]
-
-
-def _skipped_passes() -> list[str]:
-    """IR passes this machine's CPU cannot run (see the module docstring)."""
-    return [] if cpu_facts().avx512f else ["self_attention_fuse_pass"]
-
-
-def make_predictor(model_dir: Path, files: list[str], precision: str, threads: int) -> Any:
-    import paddle.inference as pi
-
-    config = pi.Config(str(model_dir / files[0]), str(model_dir / files[1]))
-    config.disable_gpu()
-    config.disable_glog_info()
-    config.enable_mkldnn()
-    if precision == "int8":
-        config.enable_mkldnn_int8()
-    config.set_cpu_math_library_num_threads(threads)
-    config.switch_ir_optim(True)
-    for name in _skipped_passes():
-        config.delete_pass(name)
-    with quiet_stdout():  # oneDNN int8 passes print their statistics
-        return pi.create_predictor(config)
 
 
 class _Model:
@@ -103,7 +80,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     describe = {
         "runtime": f"Paddle Inference {paddle.__version__}",
         "engine": ("oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32")
-        + "".join(f", without {name} (no AVX-512 here)" for name in _skipped_passes()),
+        + "".join(f", without {name} (no AVX-512 here)" for name in skipped_passes()),
         "batch_size": int(p["batch_size"]),
     }
     return measure_stage(

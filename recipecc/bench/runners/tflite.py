@@ -67,6 +67,36 @@ class TFLiteModel:
     def input_shape(self) -> list[int]:
         return [int(d) for d in self.input["shape"]]
 
+    def delegation(self) -> dict[str, Any]:
+        """Which of the model's ops the delegate took over, read from the interpreter's graph after allocation.
+
+        The delegate appends one ``DELEGATE`` node per partition it replaced; a partition is closed (every tensor
+        inside it is produced inside it), so its ops are those reached walking back from its outputs until its
+        inputs. The rest run on TFLite's own kernels, with a copy in and out of the delegate at each border: an
+        int8 model whose convolutions stayed outside XNNPACK would be slow for that reason, not for its kernels.
+        """
+        graph = self.interpreter._interpreter  # the pybind wrapper: the public API does not list nodes
+        names = [str(graph.NodeName(i)) for i in range(graph.NumNodes())]
+        delegates = [i for i, name in enumerate(names) if name == "DELEGATE"]
+        ops = [i for i, name in enumerate(names) if name != "DELEGATE"]
+        producer = {int(t): i for i in ops for t in graph.NodeOutputs(i)}
+        inside: set[int] = set()
+        for node in delegates:
+            border = {int(t) for t in graph.NodeInputs(node)}
+            todo = [int(t) for t in graph.NodeOutputs(node)]
+            while todo:
+                tensor = todo.pop()
+                op = producer.get(tensor)
+                if tensor in border or op is None or op in inside:
+                    continue
+                inside.add(op)
+                todo.extend(int(t) for t in graph.NodeInputs(op) if int(t) >= 0)
+        outside: dict[str, int] = {}
+        for op in ops:
+            if op not in inside:
+                outside[names[op]] = outside.get(names[op], 0) + 1
+        return {"ops": len(ops), "delegated": len(inside), "partitions": len(delegates), "not_delegated": outside}
+
     def quantize(self, images: NDArray[Any], detail: dict[str, Any] | None = None) -> NDArray[Any]:
         """The input tensor's values for float ``images`` (int8/uint8 I/O: with the tensor's scale/zero-point)."""
         detail = detail or self.input
@@ -95,6 +125,14 @@ class TFLiteModel:
             self.interpreter.set_tensor(detail["index"], self.quantize(feeds[str(detail["name"])], detail))
         self.interpreter.invoke()
         return [self.dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self.output_details]
+
+
+def _delegation_words(facts: dict[str, Any]) -> str:
+    """``"31 of 35 ops in 1 partition(s); TFLite's kernels run RESHAPE x1"`` from :meth:`TFLiteModel.delegation`."""
+    text = f"{facts['delegated']} of {facts['ops']} ops in {facts['partitions']} partition(s)"
+    if facts["not_delegated"]:
+        text += "; TFLite's kernels run " + ", ".join(f"{op} x{n}" for op, n in sorted(facts["not_delegated"].items()))
+    return text
 
 
 def _one_by_one(model: TFLiteModel, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
@@ -156,6 +194,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
         "engine": _ENGINES[delegate],
         "batch_size": batch_size,
+        **({"delegation": _delegation_words(model.delegation())} if delegate == "xnnpack" else {}),
     }
     return measure_stage(
         ctx,

@@ -21,7 +21,7 @@ import contextlib
 import fnmatch
 import importlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import onnx
 from numpy.typing import NDArray
 
 from recipecc.passes.base import PassContext, PassFailure
+from recipecc.passes.calibration_search import split_for_search
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.calibration_search import search_calibration
 from recipecc.passes.onnx.common import MODEL_FILE, describe, op_histogram, source_model
@@ -116,9 +117,7 @@ def _calibration_images(
     training images calibration does not see (the calibration search scores candidates on those)."""
     data = load_split(ctx.input("data"))
     pool = data["x_train"]
-    count = min(len(pool), int(p["batch_size"]) * int(p["batch_nums"]))
-    if p.get("algo") == "auto" and len(pool) - count < 32:  # keep some images back to score the candidates
-        count = min(count, len(pool) - min(32, len(pool) // 4))
+    count = split_for_search(len(pool), int(p["batch_size"]) * int(p["batch_nums"]), search=p.get("algo") == "auto")
     batch = fixed if fixed is not None else max(1, min(int(p["batch_size"]), count))
     count -= count % batch
     if count < batch:
@@ -188,6 +187,10 @@ def run(ctx: PassContext) -> dict[str, Any]:
                         **(common | {"per_channel": per_channel}),
                     )
 
+            def logged(call: Callable[..., None], *args: Any) -> None:
+                with output_to_log(log, "onnxruntime.quantization"):  # its progress lines go to the log
+                    call(*args)
+
             if p["algo"] == "auto":
                 search = search_calibration(
                     source=path,
@@ -196,7 +199,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
                     input_name=str(meta["input_name"]),
                     calibration=images,
                     held_out=held_out,
-                    quantize=lambda c, target: calibrate(c.algo, c.per_channel, target),
+                    quantize=lambda c, target: logged(calibrate, c.algo, c.per_channel, target),
                     batch=fixed or 1,
                 )
                 algo, per_channel = str(search["algo"]), bool(search["per_channel"])
@@ -205,8 +208,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 algo, per_channel = str(p["algo"]), bool(p["per_channel"])
                 with output_to_log(log, "onnxruntime.quantization"):
                     calibrate(algo, per_channel, out)
-            facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": algo}
-            calibration = {"images": len(images), "algo": algo, "per_channel_weights": per_channel}
+            method = methods[algo].name  # ONNX Runtime's own word for it (CalibrationMethod.Percentile)
+            facts |= {"format": p["format"], "activation_type": p["activation_type"], "calibrate_method": method}
+            calibration = {"images": len(images), "algo": method, "per_channel_weights": per_channel}
             if p["algo"] == "auto":
                 calibration["chosen_by"] = "calibration search"
             facts["calibration"] = calibration

@@ -6,6 +6,14 @@ format (``onnx_format=True``), which Paddle Inference runs with oneDNN int8 kern
 Only the operator types in ``op_types`` are quantized: the planner chooses those the target runtime can run in int8
 (``plan/pipelines/paddle.py:quantizable_op_types``).
 
+``algo: search`` is a calibration search (``recipecc/passes/calibration_search.py``, shared with ONNX Runtime): every
+PaddleSlim method in ``candidates`` calibrates on the calibration images, each candidate runs in Paddle Inference
+with oneDNN int8 (the engine the benchmark measures, with this CPU's int8 numerics) on training images calibration
+did not see, is scored against the fp32 model and timed at one thread, and the best one faster than fp32 is kept;
+every candidate's numbers go into the report. Weights keep the recipe's granularity (per-channel by default): oneDNN
+runs per-channel and per-tensor int8 weights with the same kernels, so that axis would double the search's cost
+for no speed difference.
+
 Batch norm is folded into the convolutions before calibration (``optimize_model=True``: Paddle's
 ``conv_bn_fuse_pass`` family on the program): the folded weights are what gets quantized, as every int8 runtime
 would fold them anyway, and the shipped model no longer carries fp32 batch-norm parameters beside its int8 weights
@@ -14,6 +22,7 @@ would fold them anyway, and the shipped model no longer carries fp32 batch-norm 
 
 from __future__ import annotations
 
+import shutil
 import zlib  # noqa: F401  - before paddle
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +34,9 @@ import paddle
 from numpy.typing import NDArray
 
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.calibration_search import Candidate, median_ms, run_search, split_for_search
 from recipecc.passes.data.arrays import load_split
+from recipecc.passes.paddle.predictor import make_predictor
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["run"]
@@ -85,20 +96,13 @@ def _count_ops(program_file: Path, op_type: str) -> int:
     return sum(op.type == op_type for block in program.blocks for op in block.ops)
 
 
-def run(ctx: PassContext) -> dict[str, Any]:
+def _quantize(
+    source: Path, meta: dict[str, Any], images: NDArray[Any], out_dir: Path, p: Any, *, algo: str, per_channel: bool
+) -> None:
+    """PaddleSlim's ``quant_post_static`` of the inference model in ``source`` into ``out_dir``."""
     from paddleslim.quant import quant_post_static
 
-    p = ctx.params
-    source = ctx.input("model")
-    meta = read_artifact(source)
-    if meta.get("format") != "paddle-inference":
-        raise PassFailure(f"needs a Paddle inference model, got {meta.get('format')}")
-    data = load_split(ctx.input("data"))
     batch_size, batch_nums = int(p["batch_size"]), int(p["batch_nums"])
-    rng = np.random.RandomState(int(p["seed"]))
-    count = min(len(data["x_train"]), batch_size * batch_nums)
-    images = data["x_train"][rng.permutation(len(data["x_train"]))[:count]]
-
     paddle.enable_static()
     try:
         feed_program = paddle.static.Program()
@@ -120,28 +124,91 @@ def run(ctx: PassContext) -> dict[str, Any]:
                 model_dir=str(source),
                 model_filename=model_file,
                 params_filename=params_file,
-                quantize_model_path=str(ctx.out_dir),
+                quantize_model_path=str(out_dir),
                 save_model_filename=model_file,
                 save_params_filename=params_file,
                 data_loader=loader,
                 batch_size=batch_size,
                 batch_nums=batch_nums,
-                algo=str(p["algo"]),
+                algo=algo,
                 weight_bits=int(p["bits"]),
                 activation_bits=int(p["bits"]),
-                weight_quantize_type="channel_wise_abs_max" if p["weight_per_channel"] else "abs_max",
+                weight_quantize_type="channel_wise_abs_max" if per_channel else "abs_max",
                 onnx_format=True,
                 quantizable_op_type=list(p["op_types"]),
                 optimize_model=True,
             )
     finally:
         paddle.disable_static()
+
+
+#: images per predictor call while a candidate's outputs are collected (timing uses one image)
+_SCORE_BATCH = 8
+
+
+def _measure(model_dir: Path, files: list[str], precision: str, images: NDArray[Any]) -> tuple[NDArray[Any], float]:
+    """First output on ``images`` and the median one-thread latency at batch 1, with Paddle Inference (oneDNN, as
+    the benchmark runs it)."""
+    predictor = make_predictor(model_dir, files, precision, 1)
+    feed = predictor.get_input_handle(predictor.get_input_names()[0])
+    fetch = predictor.get_output_handle(predictor.get_output_names()[0])
+
+    def call(batch: NDArray[Any]) -> NDArray[Any]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        feed.reshape(batch.shape)
+        feed.copy_from_cpu(batch)
+        predictor.run()
+        return np.asarray(fetch.copy_to_cpu())
+
+    with quiet_stdout():  # oneDNN's int8 passes print statistics on the first run
+        outputs = np.concatenate([call(images[i : i + _SCORE_BATCH]) for i in range(0, len(images), _SCORE_BATCH)])
+        one = images[:1]
+        return outputs, median_ms(lambda: call(one))
+
+
+def run(ctx: PassContext) -> dict[str, Any]:
+    p = ctx.params
+    source = ctx.input("model")
+    meta = read_artifact(source)
+    if meta.get("format") != "paddle-inference":
+        raise PassFailure(f"needs a Paddle inference model, got {meta.get('format')}")
+    data = load_split(ctx.input("data"))
+    pool = data["x_train"]
+    search = p["algo"] == "search"
+    rng = np.random.RandomState(int(p["seed"]))
+    order = rng.permutation(len(pool))
+    count = split_for_search(len(pool), int(p["batch_size"]) * int(p["batch_nums"]), search=search)
+    images = pool[order[:count]]
+    per_channel = bool(p["weight_per_channel"])
+    files = list(meta["model_files"])
+    result: dict[str, Any] = {}
+    if search:
+        record, chosen = run_search(
+            candidates=[Candidate(str(algo), per_channel) for algo in p["candidates"]],
+            work_dir=ctx.out_dir / "candidates",
+            calibration=images,
+            held_out=np.ascontiguousarray(pool[order[count:]], dtype=np.float32),
+            quantize=lambda c, target: _quantize(source, meta, images, target, p, algo=c.algo, per_channel=per_channel),
+            measure=lambda path, held: _measure(path or source, files, "fp32" if path is None else "int8", held),
+        )
+        for name in files:
+            shutil.copyfile(chosen / name, ctx.out_dir / name)
+        shutil.rmtree(ctx.out_dir / "candidates", ignore_errors=True)
+        algo = str(record["algo"])
+        result["quantization"] = {"mode": "ptq_static", "why": str(p.get("why", "")), "calibration_search": record}
+    else:
+        algo = str(p["algo"])
+        _quantize(source, meta, images, ctx.out_dir, p, algo=algo, per_channel=per_channel)
+    calibration: dict[str, Any] = {"images": count, "algo": algo, "per_channel_weights": per_channel}
+    if search:
+        calibration["chosen_by"] = "calibration search"
     return {
         **{k: v for k, v in meta.items() if k not in ("size_bytes", "precision")},
         "batch_norms_folded": _count_ops(source / meta["model_files"][0], "batch_norm")
         - _count_ops(ctx.out_dir / meta["model_files"][0], "batch_norm"),
+        **result,
         "precision": f"int{p['bits']}",
-        "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in meta["model_files"]),
-        "calibration": {"images": count, "algo": p["algo"], "per_channel_weights": bool(p["weight_per_channel"])},
+        "size_bytes": sum((ctx.out_dir / name).stat().st_size for name in files),
+        "calibration": calibration,
         "quantized_op_types": list(p["op_types"]),
     }

@@ -69,8 +69,11 @@ def _fix_operator_codes(model: Any) -> int:
     return fixed
 
 
-def _fold_constants(model: Any, source: Path) -> Counter[str]:
-    """Replace DEQUANTIZE / DENSIFY ops of constants in the main subgraph by float32 constants LiteRT computed."""
+def _fold_constants(model: Any, source: Path, sparse: dict[str, int]) -> Counter[str]:
+    """Replace DEQUANTIZE / DENSIFY ops of constants in the main subgraph by float32 constants LiteRT computed.
+
+    ``sparse`` receives what the DENSIFY'd weights held: tensors, values once dense, nonzero values. The folded
+    constants are dense, and ai-edge-quantizer writes dense int8 weights: a sparse file's zeros come back."""
     names = _op_names()
     graph = model.subgraphs[0]
     constant = {i for i, tensor in enumerate(graph.tensors) if _is_constant(model, tensor)}
@@ -99,8 +102,13 @@ def _fold_constants(model: Any, source: Path) -> Counter[str]:
         raise PassFailure(f"LiteRT cannot run {source.name} to expand its stored weights: {exc}") from exc
     schema = _schema()
     for op in folded:
+        densify = names[int(model.operatorCodes[op.opcodeIndex].builtinCode)] == "DENSIFY"
         for index in op.outputs:
             value = np.ascontiguousarray(interpreter.get_tensor(int(index)))
+            if densify:
+                sparse["tensors"] = sparse.get("tensors", 0) + 1
+                sparse["values"] = sparse.get("values", 0) + int(value.size)
+                sparse["nonzero"] = sparse.get("nonzero", 0) + int(np.count_nonzero(value))
             # a sparse float16 weight is DENSIFY'd to float16, then DEQUANTIZE'd to float32: both fold
             types = {np.dtype(np.float32): schema.TensorType.FLOAT32, np.dtype(np.float16): schema.TensorType.FLOAT16}
             if value.dtype not in types:
@@ -193,9 +201,12 @@ def prepare(source: Path) -> tuple[bytes, str, dict[str, Any]]:
     if fixed:
         facts["operator_codes_fixed"] = fixed
         logger.info("%s: %d operator codes moved out of the deprecated field", source.name, fixed)
-    folded = _fold_constants(model, source)
+    sparse: dict[str, int] = {}
+    folded = _fold_constants(model, source, sparse)
     if folded:
         facts["constants_folded"] = dict(folded)
+    if sparse:
+        facts["sparse_weights"] = sparse
     if _add_signature(model):
         facts["signature_added"] = SIGNATURE_KEY
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), _signature_key(model), facts

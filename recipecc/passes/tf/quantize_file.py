@@ -115,6 +115,12 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
         parts.append(f"{prepared['operator_codes_fixed']} operator codes read from the deprecated field")
     for name, count in prepared.get("constants_folded", {}).items():
         parts.append(f"{count} {name} ops of stored weights folded to float32 constants")
+    if sparse := prepared.get("sparse_weights"):
+        parts.append(
+            f"{sparse['tensors']} sparse weight tensors ({sparse['nonzero'] / sparse['values']:.0%} of their "
+            f"{sparse['values']:,} values nonzero) stored dense, as ai-edge-quantizer writes every weight (the "
+            "file keeps its zeros)"
+        )
     if prepared.get("signature_added"):
         parts.append(f"signature '{prepared['signature_added']}' added")
     text = f"; file prepared: {', '.join(parts)}" if parts else ""

@@ -26,7 +26,8 @@ from pathlib import Path
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
-from recipecc.plan.pipelines.paddle import PADDLE_CALIBRATION_ALGOS, model_stages
+from recipecc.plan.neutral import AUTO, SEARCH, calibration_method, check_backend_knobs
+from recipecc.plan.pipelines.paddle import model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
@@ -39,9 +40,6 @@ __all__ = ["CONVERT_OPSET", "QDQ_AXIS_OPSET", "build", "conv_share", "detect_for
 CONVERT_OPSET = 13
 #: DequantizeLinear gets its ``axis`` attribute (per-channel) in opset 13
 QDQ_AXIS_OPSET = 13
-
-#: ONNX Runtime's calibration methods (PaddleSlim's names, avg / KL / ..., are refused: no Paddle vocabulary here)
-_ALGOS = {"auto": "auto", "minmax": "minmax", "entropy": "entropy", "percentile": "percentile"}
 
 _SUFFIXES = {
     ".onnx": "onnx",
@@ -221,18 +219,12 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
             value="qat",
             valid=["ptq_static", "ptq_dynamic", "fp16"],
         )
-    algo = _ALGOS.get(quant.algo)
-    if algo is None:
-        raise RecipeError(
-            f"{key}.algo = '{quant.algo}' is not an ONNX Runtime calibration method"
-            + (" (it is PaddleSlim's name, for Paddle targets)" if quant.algo in PADDLE_CALIBRATION_ALGOS else ""),
-            key=f"{key}.algo",
-            value=quant.algo,
-            valid=sorted(_ALGOS),
-        )
-    if quant.mode == "ptq_static" and algo == "auto":
+    # neutral: auto (= search on ORT), search, minmax, percentile, entropy (plan/neutral.py refused the others)
+    algo = AUTO if quant.algo == SEARCH else quant.algo
+    onnx = quant.onnx
+    if quant.mode == "ptq_static" and algo == AUTO:
         chosen = (
-            f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} weights; "
+            f"static {onnx.format.upper()}, {onnx.activation_type} activations, {onnx.weight_type} weights; "
             "calibration chosen for this model: MinMax, Percentile and Entropy, each with per-channel and per-tensor "
             "weights, calibrated on the calibration images, scored against fp32 on training images calibration did "
             "not see (cosine; with IoU for dense maps) and timed at 1 thread; the best faster than fp32 is kept "
@@ -242,18 +234,19 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
         why = chosen
     elif quant.mode == "ptq_static":
         chosen = (
-            f"static {quant.format.upper()}, {quant.activation_type} activations, {quant.weight_type} "
-            f"{'per-channel' if quant.weight_per_channel else 'per-tensor'} weights, {algo} calibration"
+            f"static {onnx.format.upper()}, {onnx.activation_type} activations, {onnx.weight_type} "
+            f"{'per-channel' if quant.weight_per_channel else 'per-tensor'} weights, "
+            f"{calibration_method('onnx', algo)} calibration"
         )
         b.check("quant", "ok", chosen)
-        if quant.activation_type == "int8":
+        if onnx.activation_type == "int8":
             b.check(
                 "quant.activations",
                 "warn",
-                f"{key}.activation_type=int8: ONNX Runtime's x86 CPU integer kernels are built for uint8 "
+                f"{key}.onnx.activation_type=int8: ONNX Runtime's x86 CPU integer kernels are built for uint8 "
                 "activations (u8s8); signed int8 activations may run slower than fp32 (compare the latencies)",
             )
-        why = chosen if quant.activation_type == "int8" else f"{chosen}; why: {_WHY_DEFAULT}"
+        why = chosen if onnx.activation_type == "int8" else f"{chosen}; why: {_WHY_DEFAULT}"
     elif quant.mode == "ptq_dynamic":
         why = "dynamic quantization (int8 weights, activations quantized at run time), as the recipe asks"
         b.check("quant", "ok", why)
@@ -264,10 +257,10 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
         "mode": quant.mode,
         "bits": quant.bits,
         "algo": algo,
-        "format": quant.format,
+        "format": onnx.format,
         "per_channel": quant.weight_per_channel,
-        "activation_type": quant.activation_type,
-        "weight_type": quant.weight_type,
+        "activation_type": onnx.activation_type,
+        "weight_type": onnx.weight_type,
         "op_types": list(quant.op_types),
         "exclude_op_types": list(quant.exclude_op_types),
         "exclude_nodes": list(quant.exclude_nodes),
@@ -350,8 +343,8 @@ def _quantize(
             model.arch == "file"
             and model.path is not None
             and detect_format(model.path, model.format) == "onnx"
-            and (quant.weight_per_channel or quant.algo == "auto")
-            and (quant.mode == "ptq_dynamic" or quant.format == "qdq")
+            and (quant.weight_per_channel or quant.algo in (AUTO, SEARCH))
+            and (quant.mode == "ptq_dynamic" or quant.onnx.format == "qdq")
         )
         model_node = _prepared(b, memo, source, upgrade)
     inputs = {"model": model_node, "data": data}
@@ -373,7 +366,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
         data = data_node(b, model_input(model, "paddle"))
         stages = _paddle_stages(b, data)
     elif model.arch == "file":
-        data = b.dataset(recipe.dataset.layout)
+        data = data_node(b, model_input(model, "onnx", recipe.dataset.layout))
         stages = _file_stages(b, data)
         if strategy.prune is not None:
             if strategy.prune.criterion != "magnitude":
@@ -404,6 +397,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
     if strategy.search is not None:
         search = strategy.search
         for index, candidate in enumerate(search.candidates):
+            check_backend_knobs(b, runtime, candidate, f"strategy.search.candidates[{index}]")
             name = f"{prefix}{_tag(candidate)}[{index}]"
             candidates.append(
                 _quantize(

@@ -208,11 +208,12 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 value=quant.bits,
                 valid=["8"],
             )
-        if quant.io_type == "int8" and quant.mode not in ("ptq_static", "qat"):
+        if quant.tflite.io_type == "int8" and quant.mode not in ("ptq_static", "qat"):
             raise RecipeError(
-                f"strategy.quant.io_type = int8 needs a fully integer model; mode '{quant.mode}' keeps float parts",
-                key="strategy.quant.io_type",
-                value=quant.io_type,
+                f"strategy.quant.tflite.io_type = int8 needs a fully integer model; mode '{quant.mode}' keeps float "
+                "parts",
+                key="strategy.quant.tflite.io_type",
+                value=quant.tflite.io_type,
                 valid="float, or mode ptq_static / qat",
             )
         if quant.mode == "ptq_static":
@@ -265,12 +266,12 @@ def _check_file_quant(b: PlanBuilder) -> None:
             value=quant.mode,
             valid="ptq_dynamic, or strategy.quant.tflite.recipe=weight_only_wi8_afp32 (no calibration)",
         )
-    if quant.io_type == "int8" and recipe != "static_wi8_ai8":
+    if quant.tflite.io_type == "int8" and recipe != "static_wi8_ai8":
         raise RecipeError(
-            f"strategy.quant.io_type = int8 needs a fully integer model; ai-edge-quantizer recipe {recipe} keeps "
-            "float activations",
-            key="strategy.quant.io_type",
-            value=quant.io_type,
+            f"strategy.quant.tflite.io_type = int8 needs a fully integer model; ai-edge-quantizer recipe {recipe} "
+            "keeps float activations",
+            key="strategy.quant.tflite.io_type",
+            value=quant.tflite.io_type,
             valid="float, or the static_wi8_ai8 recipe (strategy.quant.mode=ptq_static)",
         )
     calibration = (
@@ -304,7 +305,7 @@ def _quantize_file(b: PlanBuilder, source: Stage, data: str) -> Stage:
     params: dict[str, Any] = {"mode": mode, "seed": b.recipe.seed}
     inputs = {"model": source.node}
     if mode == "static":
-        params |= {"io_type": quant.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
+        params |= {"io_type": quant.tflite.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
         inputs["data"] = data
     return Stage(name, b.add("quantize", "tf.quantize_file", params, inputs, carries="quant"), precision)
 
@@ -321,7 +322,7 @@ def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stag
             "epochs": quant.epochs,
             "lr": quant.lr,
             "batch_size": quant.batch_size,
-            "io_type": quant.io_type,
+            "io_type": quant.tflite.io_type,
             "seed": recipe.seed,
             **b.task_params(),
         }
@@ -330,7 +331,7 @@ def _quantize(b: PlanBuilder, source: Stage, keras_node: str, data: str) -> Stag
         )
     params = {"mode": mode, "precision": precision, "seed": recipe.seed}
     if mode == "int8":
-        params |= {"io_type": quant.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
+        params |= {"io_type": quant.tflite.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
     if recipe.model.input_shape is not None:
         params["input_shape"] = list(recipe.model.input_shape)
     node = b.add("quantize", "tf.convert", params, {"model": keras_node, "data": data}, carries="quant")

@@ -58,6 +58,7 @@ SPECS = (
         "onnx",
         "ONNX Runtime quantization: static QDQ/QOperator (calibrated), dynamic, or fp16 conversion",
         _TOOLS,
+        version=2,  # 2: the calibration method recorded in ONNX Runtime's words (MinMax, Percentile, Entropy)
     ),
     PassSpec(
         "onnx.prune",
@@ -75,6 +76,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(ONNX Runtime; every input and output)",
         _TOOLS,
-        version=2,
+        version=3,  # 3: CPU time / share per latency row
     ),
 )

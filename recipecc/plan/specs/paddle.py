@@ -79,9 +79,9 @@ SPECS = (
         "recipecc.passes.paddle.ptq:run",
         "paddle-inference",
         "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data, batch "
-        "norm folded into the convolutions first",
+        "norm folded into the convolutions first; algo auto: a calibration search scored with Paddle Inference",
         _TOOLS,
-        version=2,
+        version=3,  # 2: algo search (calibration search); 3: batch norm folded before calibration
     ),
     PassSpec(
         "paddle.bench",
@@ -91,6 +91,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(Paddle Inference; every input and output)",
         ("paddlepaddle", "numpy"),
-        version=3,
+        version=4,  # 4: CPU time / share per latency row
     ),
 )

@@ -52,6 +52,7 @@ SPECS = (
         "ai-edge-quantizer on a user's .tflite file: static int8 (min/max calibrated), dynamic or weight-only int8; "
         "old operator codes, float16 / sparse weights and a missing signature are fixed first",
         ("ai-edge-quantizer", "ai-edge-litert", "numpy"),
+        version=2,  # 2: what sparse weights held before they were made dense (prepared.sparse_weights)
     ),
     PassSpec(
         "tf.qat",
@@ -69,6 +70,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per "
         "thread count (LiteRT interpreter, XNNPACK; every input and output)",
         ("ai-edge-litert", "numpy"),
-        version=2,
+        version=3,  # 3: CPU time / share per latency row, XNNPACK delegation
     ),
 )

@@ -1,0 +1,164 @@
+"""Default static int8: choose the calibration per model, by measured fidelity and speed (every backend).
+
+The calibration method decides whether an int8 model is usable: on a text detector's probability map MinMax leaves
+IoU at 0.5 while Percentile keeps 0.94 at the same speed (``../shared/STACK.md``). Users do not know which knob to
+turn, so ``algo: auto`` calibrates every candidate on the calibration images, scores each against the fp32 model on
+training images that calibration did not see (cosine of the outputs, and for dense maps the mean of cosine and IoU
+of the thresholded maps: the task layer's measures), times each at one thread, and keeps the best-scoring candidate
+that is faster than fp32 (the best-scoring one when none is, and the record says so). Every candidate's numbers are
+recorded for the report. The whole search is one cached pass: it runs again only when the model, the data or the
+parameters change.
+
+This module is the backend-free part: which images score, the loop, the rule, the record. A backend gives
+``quantize(candidate, path)`` (its own calibration names in ``Candidate.algo``) and ``measure(path, images)``
+(first output and median one-thread latency; ``path=None`` is the fp32 source). ``passes/onnx/calibration_search.py``
+(ONNX Runtime) and ``passes/paddle/ptq.py`` (PaddleSlim + Paddle Inference) use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.passes.base import PassFailure, progress
+from recipecc.tasks.outputs import compare_tensor, cosine
+
+__all__ = [
+    "SCORE_IMAGES",
+    "TIMED_CALLS",
+    "WARMUP_CALLS",
+    "Candidate",
+    "fidelity",
+    "median_ms",
+    "run_search",
+    "split_for_search",
+]
+
+log = logging.getLogger(__name__)
+
+#: held-out images the candidates are scored on, and timed calls per candidate (after warmup)
+SCORE_IMAGES = 32
+TIMED_CALLS = 30
+WARMUP_CALLS = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One calibration to try: the backend's own method name and the weight granularity."""
+
+    algo: str
+    per_channel: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo}-{'per-channel' if self.per_channel else 'per-tensor'}"
+
+
+Measure = Callable[[Path | None, NDArray[Any]], tuple[NDArray[Any], float]]
+
+
+def split_for_search(pool_size: int, wanted: int, *, search: bool) -> int:
+    """How many of ``pool_size`` training images calibrate (``wanted`` at most): a search keeps some back to score
+    the candidates on images calibration did not see."""
+    count = min(pool_size, wanted)
+    if search and pool_size - count < SCORE_IMAGES:
+        count = min(count, pool_size - min(SCORE_IMAGES, pool_size // 4))
+    return count
+
+
+def fidelity(ours: NDArray[Any], theirs: NDArray[Any]) -> dict[str, float]:
+    """How close a candidate's outputs are to fp32's: ``cosine``, ``iou`` for dense maps, and the ``score``.
+
+    The measures are the task layer's (``recipecc/tasks/outputs.py``), so a candidate is chosen by the numbers the
+    report later shows: IoU of the binarized probability map, or mIoU agreement of a class map.
+    """
+    result = {"cosine": cosine(ours, theirs)}
+    if ours.ndim == 4 and ours.shape[2] * ours.shape[3] > 1:
+        measures = compare_tensor(ours, theirs)
+        result["iou"] = float(measures["iou"] if measures["kind"] == "prob_map" else measures["miou_agreement"])
+        result["score"] = (result["cosine"] + result["iou"]) / 2
+    else:
+        result["score"] = result["cosine"]
+    return result
+
+
+def median_ms(call: Callable[[], object]) -> float:
+    """Median latency of ``call`` in ms: ``WARMUP_CALLS`` untimed calls, then ``TIMED_CALLS`` timed ones."""
+    import time
+
+    for _ in range(WARMUP_CALLS):
+        call()
+    times = []
+    for _ in range(TIMED_CALLS):
+        start = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - start)
+    return float(np.median(times)) / 1e6
+
+
+def run_search(
+    *,
+    candidates: Sequence[Candidate],
+    work_dir: Path,
+    calibration: NDArray[Any],
+    held_out: NDArray[Any],
+    quantize: Callable[[Candidate, Path], None],
+    measure: Measure,
+    batch: int = 1,
+    suffix: str = "",
+) -> tuple[dict[str, Any], Path]:
+    """Quantize with every candidate into ``work_dir/<name><suffix>``, score and time each; the record for the
+    report (every candidate's numbers, the one selected and why) and the selected candidate's path."""
+    scored_on = "held-out training images"
+    if len(held_out) < 4:  # a tiny data set: every image went into calibration
+        held_out, scored_on = calibration[:SCORE_IMAGES], "calibration images (no other training images left)"
+    held_out = held_out[: max(batch, SCORE_IMAGES - SCORE_IMAGES % batch)]
+    reference, fp32_ms = measure(None, held_out)
+    rows: list[dict[str, Any]] = []
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with progress("calibration search", len(candidates)) as advance:
+        for candidate in candidates:
+            path = work_dir / f"{candidate.name}{suffix}"
+            row: dict[str, Any] = {"algo": candidate.algo, "per_channel": candidate.per_channel}
+            try:
+                quantize(candidate, path)
+                outputs, ms = measure(path, held_out)
+            except Exception as exc:  # one candidate the backend cannot build or run does not stop the others
+                rows.append({**row, "status": "failed", "error": str(exc).splitlines()[0][:300]})
+                advance(1, f"{candidate.name}: failed")
+                continue
+            row |= {**fidelity(outputs, reference), "median_ms": ms, "faster_than_fp32": ms < fp32_ms}
+            rows.append({**row, "status": "ok", "file": path.name})
+            advance(1, f"{candidate.name}: score {row['score']:.4f}, {ms:.3f} ms")
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
+        raise PassFailure("no calibration candidate produced a model the runtime can run: " + rows[0]["error"])
+    faster = [r for r in ok if r["faster_than_fp32"]]
+    best = max(faster or ok, key=lambda r: (r["score"], -r["median_ms"]))
+    chosen = work_dir / best["file"]
+    for r in rows:
+        r["selected"] = r is best
+        r.pop("file", None)
+    rule = (
+        "the best fidelity score among the candidates faster than fp32 at 1 thread"
+        if faster
+        else "the best fidelity score: no candidate was faster than fp32 at 1 thread on this host"
+    )
+    record = {
+        "selected": f"{best['algo']}, {'per-channel' if best['per_channel'] else 'per-tensor'} weights",
+        "algo": best["algo"],
+        "per_channel": best["per_channel"],
+        "rule": rule,
+        "score": "mean of cosine and IoU of the thresholded maps (dense outputs), else cosine, vs fp32",
+        "scored_on": f"{len(held_out)} {scored_on}",
+        "timing": f"median of {TIMED_CALLS} calls at batch {batch}, 1 thread, after {WARMUP_CALLS} warmup calls",
+        "fp32_median_ms": fp32_ms,
+        "candidates": rows,
+    }
+    return record, chosen
