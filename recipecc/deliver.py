@@ -105,7 +105,9 @@ def deliver_evaluation_files(
     Per stage, the files its task's evaluator wrote (detection: ``detections.json``, a COCO results file) go to
     ``evaluation/<stage>/`` and into ``files`` (``files.detections``). The data node's ground truth
     (``ground_truth.json``: the COCO instances of the evaluated images) goes to ``evaluation/annotations.json``;
-    ``dataset.annotations`` names it, so anyone can recompute the metric with pycocotools.
+    ``dataset.annotations`` names it, so anyone can recompute the metric with pycocotools. A detector's anchors
+    fitted by the data pass go to ``dataset.anchors`` (the values, how they were fitted, how well they cover the
+    boxes next to COCO's).
     """
     cache = ArtifactCache(plan.cache_root)
     for node in plan.bench_nodes:
@@ -127,4 +129,6 @@ def deliver_evaluation_files(
             _place(source, target)
             dataset["annotations"] = target.relative_to(run_dir).as_posix()
             dataset["annotation_source"] = outputs[data.id].get("annotation_source")
+    if data is not None and data.id in outputs and outputs[data.id].get("anchors"):
+        dataset["anchors"] = outputs[data.id]["anchors"]  # a detector's anchors, fitted to the training boxes
     return dataset

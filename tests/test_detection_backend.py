@@ -56,7 +56,7 @@ def test_yolo_loss_falls_when_fitting_one_batch() -> None:
     """Paddle's yolo_loss drives a small YOLOv3 to fit a batch of boxes (the gradient reaches every level)."""
     losses = _paddle(
         "import numpy as np, paddle\n"
-        "from recipecc.passes.paddle.yolov3 import YOLOv3, yolo_loss, targets\n"
+        "from recipecc.passes.paddle.yolov3 import YOLOv3, anchors_for, yolo_loss, targets\n"
         "paddle.seed(0)\n"
         "m = YOLOv3('mobilenet_v1', 3, width=0.25)\n"
         "opt = paddle.optimizer.Adam(learning_rate=0.002, parameters=m.parameters())\n"
@@ -66,7 +66,7 @@ def test_yolo_loss_falls_when_fitting_one_batch() -> None:
         "gb, gl = paddle.to_tensor(gb), paddle.to_tensor(gl)\n"
         "losses = []\n"
         "for _ in range(12):\n"
-        "    loss = yolo_loss(m(x), gb, gl, 3, 64)\n"
+        "    loss = yolo_loss(m(x), gb, gl, 3, anchors_for(64))\n"
         "    loss.backward(); opt.step(); opt.clear_grad(); losses.append(float(loss))\n"
         "print(json.dumps(losses))"
     )

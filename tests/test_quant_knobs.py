@@ -154,3 +154,27 @@ def test_search_is_a_neutral_choice_where_the_backend_can_score_candidates() -> 
     assert lite.key == "strategy.quant.algo" and "paddle_lite" in str(lite)
     tflite = error_for("recipe=digits_tflite_smoke", "strategy.quant.algo=search")
     assert tflite.key == "strategy.quant.algo" and tflite.valid == ["auto", "minmax"]
+
+
+def test_an_exported_recipe_from_before_names_every_moved_key_at_once(tmp_path: Path) -> None:
+    """``recipecc export`` wrote every quant key, defaults included: one message lists all of them."""
+    from recipecc.recipe.errors import RecipeError
+    from recipecc.recipe.resolved import load_recipe_file
+
+    old = tmp_path / "team_recipe.yaml"
+    old.write_text(
+        "name: team\nstrategy:\n  name: ort_search\n"
+        "  quant: {mode: ptq_static, algo: auto, format: qdq, activation_type: uint8, weight_type: int8, "
+        "io_type: float}\n"
+        "  search:\n    candidates:\n      - {mode: ptq_static, format: qoperator}\n"
+    )
+    with pytest.raises(RecipeError) as caught:
+        load_recipe_file(old)
+    message = str(caught.value)
+    assert "5 key(s) moved" in message and caught.value.key == "strategy.quant.format"
+    for move in (
+        "strategy.quant.format -> strategy.quant.onnx.format",
+        "strategy.quant.io_type -> strategy.quant.tflite.io_type",
+        "strategy.search.candidates[0].format -> strategy.search.candidates[0].onnx.format",
+    ):
+        assert move in message, message

@@ -255,6 +255,30 @@ def test_a_sparse_files_weights_are_counted_when_they_are_made_dense_for_the_qua
     assert sparse["nonzero"] / sparse["values"] <= 1 - 0.5 * sparsity["overall"], (sparse, sparsity)
 
 
+def test_a_sparse_files_int8_weights_are_stored_sparse_again(
+    variants: dict[str, Any], cache: Path, tmp_path: Path
+) -> None:
+    """ai-edge-quantizer writes dense int8 weights; recipecc stores them sparse again (int8 DENSIFY, as the TFLite
+    converter does), keeping the result only when it computes bit-identical outputs."""
+    from recipecc.passes.tf.flatbuffer_prep import op_summary
+    from recipecc.plan import ArtifactCache
+
+    plan = variants["plan"]
+    folder = ArtifactCache(plan.cache_root).path(plan.node("convert.constant70_sparse").key)
+    source = next(folder.glob("*.tflite"))
+    outcome = run_recipe(recipe_for(cache, "model=file", f"model.path={source}", "strategy=int8"), tmp_path / "run")
+    baseline, int8 = stage(outcome.results, "baseline"), stage(outcome.results, "int8")
+    again = int8["model"]["quantization"]["prepared"]["sparse_int8_weights"]
+    assert "kept_dense" not in again and again["tensors"] >= 1
+    assert again["stored_bytes"] <= 0.8 * again["dense_bytes"]
+    model_file = outcome.run_dir / int8["files"]["model"]
+    assert op_summary(model_file.read_bytes())["DENSIFY"]["ops"] == again["tensors"]
+    assert "stored sparse again" in int8["model"]["conversion"]
+    # XNNPACK still runs every op: the int8 DENSIFY of a constant is folded when the model loads
+    assert "TFLite's kernels" not in int8["latency"][0]["delegation"], int8["latency"][0]["delegation"]
+    assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
+
+
 def test_the_prune90_seed_recipe_ships_the_sparse_encoded_file() -> None:
     plan = build_plan(validate_recipe(compose_recipe(["recipe=mobilenet_v1_prune90_tflite"])))
     assert [n.stage for n in plan.bench_nodes] == ["baseline", "pruned", "pruned-sparse"]

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.bench.quality import OUTPUTS_FILE
+from recipecc.metrics.yolo import resolve_anchors
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.tasks import task_module, task_named
 from recipecc.tasks.outputs import DEFAULT_THRESHOLD, HEADLINES
@@ -101,6 +102,11 @@ def evaluate(
     evaluator = None
     # what decoding raw outputs needs (a detector's decoder), passed to the task's evaluator and keep()
     decoding = {k: params[k] for k in ("decoder", "num_classes") if "decoder" in params and k in params}
+    if "decoder" in decoding:  # anchors the data pass fitted (the same the training used)
+        try:
+            decoding["decoder"] = resolve_anchors(decoding["decoder"], data_meta)
+        except ValueError as exc:
+            raise PassFailure(str(exc)) from None
     if labelled:
         evaluator = module.Evaluator(
             num_classes=params.get("num_classes") or data_meta.get("num_classes"),

@@ -124,6 +124,8 @@ def contention_sentences(stages: list[dict[str, Any]]) -> list[str]:
     baseline_rows = {row["threads"]: row for row in stages[0]["latency"]} if stages else {}
     for index, stage in enumerate(stages):
         for row in stage["latency"]:
+            if row["threads"] != 1:  # a low share at more threads may be an idle runtime thread (bench/timing.py)
+                continue
             base = baseline_rows.get(row["threads"]) if index else None
             if row.get("contended"):
                 text = (

@@ -7,10 +7,11 @@ discarded (allocations, oneDNN primitive creation), then ``repeats`` calls are t
 Each call's process CPU time (``time.process_time_ns``, every thread of the process) is taken too. On a machine
 shared with other jobs the wall time of a call includes the time the OS gave the cores to someone else, and two
 stages timed one after the other can meet different loads: ``cpu_share`` (CPU time over wall time x threads) says
-how much of the timed wall time the process actually ran, and a row below :data:`CONTENDED_SHARE` is flagged
-``contended``. At one thread the runtimes compute on the calling thread, so the median CPU time per call
-(``cpu_median_ms``) is what the call costs without the waits, the figure a comparison between stages can use
-when the wall times were contended.
+how much of the timed wall time the process actually ran, and a one-thread row below :data:`CONTENDED_SHARE` is
+flagged ``contended`` (with more threads a low share can also mean the runtime left a thread idle on a small
+model, so those rows record their share without a verdict). At one thread the runtimes compute on the calling
+thread, so the median CPU time per call (``cpu_median_ms``) is what the call costs without the waits, the figure
+a comparison between stages can use when the wall times were contended.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def measure_latency(call: Callable[[], object], *, warmup: int, repeats: int, th
         "std_ms": float(samples.std()),
         "cpu_median_ms": float(np.median(cpu)),
         "cpu_share": round(share, 3),
-        "contended": share < CONTENDED_SHARE,
+        "contended": threads == 1 and share < CONTENDED_SHARE,
         "warmup": warmup,
         "repeats": repeats,
         "clock": "time.perf_counter_ns, per call (input copy + run + output copy)",

@@ -7,14 +7,23 @@ evaluation settings (confidence 0.005, NMS IoU 0.45, 1000 candidates per class, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ANCHORS_608", "ANCHOR_MASKS", "YoloDecoder", "anchors_for", "nms", "yolov3_decoder_spec"]
+__all__ = [
+    "ANCHORS_608",
+    "ANCHORS_FROM_DATA",
+    "ANCHOR_MASKS",
+    "YoloDecoder",
+    "anchors_for",
+    "nms",
+    "resolve_anchors",
+    "yolov3_decoder_spec",
+]
 
 #: COCO anchors (w, h) in pixels of a 608x608 input, PaddleDetection's ``yolov3`` configs
 ANCHORS_608 = (
@@ -31,14 +40,35 @@ def anchors_for(input_size: int) -> list[tuple[int, int]]:
     return [(max(1, round(w * scale)), max(1, round(h * scale))) for w, h in ANCHORS_608]
 
 
-def yolov3_decoder_spec(input_size: int) -> dict[str, object]:
-    """What :func:`recipecc.tasks.detection.decoder` needs to decode a YOLOv3 of this input size (plan data)."""
+#: the decoder spec's ``anchors`` when the data pass fits them (its artifact's ``anchors.anchors`` replaces it)
+ANCHORS_FROM_DATA = "fitted by the data pass"
+
+
+def yolov3_decoder_spec(input_size: int, anchors: Sequence[Sequence[int]] | str | None = None) -> dict[str, object]:
+    """What :func:`recipecc.tasks.detection.decoder` needs to decode a YOLOv3 of this input size (plan data).
+
+    ``anchors``: nine (w, h) pairs in input pixels, :data:`ANCHORS_FROM_DATA` (resolved by the passes from the
+    data artifact, :func:`resolve_anchors`), or None for COCO's scaled to the input (:func:`anchors_for`)."""
+    if anchors is None:
+        anchors = anchors_for(input_size)
     return {
         "kind": "yolov3",
-        "anchors": [list(pair) for pair in anchors_for(input_size)],
+        "anchors": anchors if isinstance(anchors, str) else [[int(w), int(h)] for w, h in anchors],
         "masks": [list(m) for m in ANCHOR_MASKS],
         "input_size": input_size,
     }
+
+
+def resolve_anchors(spec: Mapping[str, Any], data_meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The decoder spec with anchors fitted by the data pass put in (unchanged when the plan fixed them).
+
+    Raises ``ValueError`` when the plan asked for fitted anchors and the data artifact has none."""
+    if spec.get("anchors") != ANCHORS_FROM_DATA:
+        return dict(spec)
+    fitted = (data_meta or {}).get("anchors") or {}
+    if not fitted.get("anchors"):
+        raise ValueError("the plan asked for anchors fitted to the data, but the data artifact records none")
+    return {**spec, "anchors": [[int(w), int(h)] for w, h in fitted["anchors"]]}
 
 
 def _sigmoid(x: NDArray[Any]) -> NDArray[np.float32]:

@@ -16,12 +16,24 @@ from typing import Any
 __all__ = ["TASK_KEYS", "PassContext", "PassFailure", "TrainSettings", "progress", "read_artifact", "task_of"]
 
 #: the parameters the planner gives passes that train or score a model for its task (``PlanBuilder.task_params``)
-TASK_KEYS = ("task", "num_classes", "ignore_index", "threshold", "decoder")
+TASK_KEYS = ("task", "num_classes", "ignore_index", "threshold", "decoder", "augment", "assign_iou")
 
 
-def task_of(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The task parameters the planner gave a pass (classification when it gave none)."""
-    return {key: params[key] for key in TASK_KEYS if key in params}
+def task_of(params: Mapping[str, Any], data: Path | None = None) -> dict[str, Any]:
+    """The task parameters the planner gave a pass (classification when it gave none).
+
+    What the plan leaves to the data (a detector's anchors fitted to the training boxes) is read from the data
+    artifact ``data`` (the pass's ``data`` input), so training, evaluation and export use the same values."""
+    task = {key: params[key] for key in TASK_KEYS if key in params}
+    decoder = task.get("decoder")
+    if isinstance(decoder, Mapping):
+        from recipecc.metrics.yolo import resolve_anchors
+
+        try:
+            task["decoder"] = resolve_anchors(decoder, read_artifact(data) if data is not None else None)
+        except ValueError as exc:
+            raise PassFailure(str(exc)) from None
+    return task
 
 
 class PassFailure(Exception):

@@ -12,6 +12,7 @@ from recipecc.plan.data_segmentation import SEGMENTATION_DATASETS, segmentation_
 from recipecc.plan.graph import Check, PlanNode
 from recipecc.plan.measurement import measurement_params
 from recipecc.plan.registry import PASSES
+from recipecc.recipe.anchors import anchor_choice
 from recipecc.recipe.catalog import ARCHITECTURES
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import RecipeConfig
@@ -19,6 +20,12 @@ from recipecc.recipe.targets import ResolvedTarget, resolve_target
 from recipecc.tasks import TASKS
 
 __all__ = ["TRAINING_PASSES", "PlanBuilder", "Stage"]
+
+#: the random augmentation a detector's training gets (``passes/paddle/tasks/detection.py:augment``)
+DETECTION_AUGMENTATIONS = ("hflip",)
+#: a detector's training makes every anchor whose IoU with a box exceeds this responsible for it, not only the best
+#: one (PaddleDetection's ``Gt2YoloTarget(iou_thresh=0.25)``, as PP-YOLO; ``passes/paddle/yolov3.py:yolo_loss``)
+DETECTION_ASSIGN_IOU = 0.25
 
 #: passes that train a model on the dataset after the baseline was made (finetune, QAT, tfmot pruning)
 TRAINING_PASSES = ("paddle.finetune", "paddle.qat", "tf.prune", "tf.qat")
@@ -156,9 +163,23 @@ class PlanBuilder:
         if self.task == "segmentation":
             params |= {"num_classes": model.num_classes, "ignore_index": data.ignore_index}
         if self.task == "detection":
-            from recipecc.metrics.yolo import yolov3_decoder_spec
+            from recipecc.metrics.yolo import ANCHORS_FROM_DATA, yolov3_decoder_spec
 
-            params |= {"num_classes": model.num_classes, "decoder": yolov3_decoder_spec(self.input_size)}
+            choice = anchor_choice(model)
+            anchors = ANCHORS_FROM_DATA if choice.source == "fitted" else choice.pairs
+            params |= {
+                "num_classes": model.num_classes,
+                "decoder": yolov3_decoder_spec(self.input_size, anchors),
+                "augment": list(DETECTION_AUGMENTATIONS),
+                "assign_iou": DETECTION_ASSIGN_IOU,
+            }
+        elif model.anchors != "auto":
+            raise RecipeError(
+                f"model.anchors is set, but the model is a {self.task} model: only a detector has anchors",
+                key="model.anchors",
+                value=model.anchors,
+                valid="auto (leave it unset) for this model",
+            )
         if model.threshold is not None:
             params["threshold"] = model.threshold
         if model.outputs:

@@ -17,6 +17,7 @@ from recipecc.datasets.shapes import SHAPE_CLASSES
 from recipecc.datasets.sources import check_detection
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.data_common import image_set_params
+from recipecc.recipe.anchors import ANCHOR_COUNT, anchor_choice
 from recipecc.recipe.errors import RecipeError
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ def detection_params(b: PlanBuilder, layout: str, input_size: int) -> dict[str, 
         "annotations": data.annotations,
         "image_dir": data.image_dir,
     }
+    anchors = anchor_choice(model)
+    if anchors.source == "fitted":
+        params["fit_anchors"] = ANCHOR_COUNT
+    b.check("anchors", "ok", anchors.reason)
     if data.root is None:
         if not data.name.startswith("shapes_"):
             raise RecipeError(

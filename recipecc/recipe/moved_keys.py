@@ -9,10 +9,12 @@ speaks framework-neutral words only (PaddleSlim's names live in ``strategy.quant
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from recipecc.recipe.errors import RecipeError
 
-__all__ = ["MOVED_QUANT_KEYS", "PADDLE_ALGO_AS_NEUTRAL", "moved_key_error", "paddle_algo_error"]
+__all__ = ["MOVED_QUANT_KEYS", "PADDLE_ALGO_AS_NEUTRAL", "moved_key_error", "moved_keys_in", "paddle_algo_error"]
 
 #: old flat strategy.quant key -> its place now (relative to the same quant section)
 MOVED_QUANT_KEYS = {
@@ -75,4 +77,38 @@ def paddle_algo_error(key: str, algo: str) -> RecipeError | None:
         key=key,
         value=algo,
         valid=f"{section}.paddle.algo={algo} (Paddle targets){alternative}",
+    )
+
+
+def _quant_sections(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    strategy = data.get("strategy")
+    if not isinstance(strategy, Mapping):
+        return
+    if isinstance(strategy.get("quant"), Mapping):
+        yield "strategy.quant", strategy["quant"]
+    search = strategy.get("search")
+    candidates = search.get("candidates") if isinstance(search, Mapping) else None
+    for index, candidate in enumerate(candidates if isinstance(candidates, list) else []):
+        if isinstance(candidate, Mapping):
+            yield f"strategy.search.candidates[{index}]", candidate
+
+
+def moved_keys_in(data: Mapping[str, Any], source: str) -> RecipeError | None:
+    """Every moved key of a whole resolved recipe (``recipecc export``, ``run.lock``) in one message, or None.
+
+    A file written by ``recipecc export`` before the move holds all of them (with their default values), so naming
+    only the first would make the user edit and re-run once per key.
+    """
+    moves = [
+        f"{section}.{key} -> {section}.{MOVED_QUANT_KEYS[key]}"
+        for section, quant in _quant_sections(data)
+        for key in quant
+        if key in MOVED_QUANT_KEYS
+    ]
+    if not moves:
+        return None
+    return RecipeError(
+        f"{source}: {len(moves)} key(s) moved under the backend's own key: {'; '.join(moves)}",
+        key=moves[0].split(" -> ")[0],
+        valid="the new keys (values unchanged), or `recipecc export` the recipe again",
     )

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from recipecc.recipe.errors import RecipeError
+from recipecc.recipe.moved_keys import moved_keys_in
 from recipecc.recipe.schema import RecipeConfig
 
 __all__ = ["load_recipe_file", "resolved_recipe"]
@@ -21,6 +22,9 @@ def resolved_recipe(data: Mapping[str, Any], source: str = "recipe") -> RecipeCo
     from recipecc.recipe.compose import translate_error
     from recipecc.recipe.validate import validate_recipe
 
+    moved = moved_keys_in(data, source)
+    if moved is not None:
+        raise moved
     try:
         merged = OmegaConf.merge(OmegaConf.structured(RecipeConfig), OmegaConf.create(dict(data)))
     except OmegaConfBaseException as exc:

@@ -13,7 +13,7 @@ so in their comment, and the planner rejects them where they cannot apply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 __all__ = [
     "BenchConfig",
@@ -81,6 +81,10 @@ class ModelConfig:
     outputs: dict[str, str] = field(default_factory=dict)
     #: DeepLab's output stride (8 or 16): the backbone's last stages keep the resolution with dilated convolutions
     output_stride: int = 16
+    #: a YOLOv3's anchors: ``auto`` (fitted to the training boxes when recipecc trains the detector from scratch,
+    #: else COCO's), ``coco`` (COCO's, scaled to the input) or nine ``[w, h]`` pairs in input pixels
+    #: (``recipecc/recipe/anchors.py``)
+    anchors: Any = "auto"
     #: load formats whose loading can run code (pickled weights beyond arrays, Keras Lambda layers); only the
     #: command line may set it (a recipe file that does is refused)
     trusted: bool = False

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
+from recipecc.recipe.anchors import validate_anchors
 from recipecc.recipe.catalog import (
     ARCHITECTURES,
     COLORS,
@@ -108,6 +109,7 @@ BOUNDS: dict[str, Bound] = {
     "model.input_size": Bound(16, 8192),
     "model.threshold": Bound(-1e6, 1e6),
     "model.output_stride": Bound(8, 32),
+    "model.anchors[][]": Bound(1, 32_768),  # pixels of the input; the input-size rule in recipe/anchors.py
     "strategy.prune.ratio": _FRACTION,
     "strategy.prune.per_layer.*": _FRACTION,
     "strategy.prune.frequency": Bound(1, 1_000_000),
@@ -257,6 +259,7 @@ def validate_recipe(cfg: DictConfig | RecipeConfig) -> RecipeConfig:
     for name, kind in (model.outputs or {}).items():
         _choice(f"model.outputs.{name}", kind, list(OUTPUT_KINDS))
     _choice("model.output_stride", model.output_stride, [8, 16, 32])
+    validate_anchors(model)
     _choice("model.train.optimizer", model.train.optimizer, FINETUNE_OPTIMIZERS)
 
     data = recipe.dataset

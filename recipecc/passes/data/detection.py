@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from recipecc.datasets.detection import DetectionSample, pack_targets, read_image, to_coco_gt
 from recipecc.datasets.errors import DatasetFormatError
 from recipecc.datasets.sources import read_detection
+from recipecc.metrics.anchors import anchor_fit, fit_anchors
+from recipecc.metrics.yolo import anchors_for
 from recipecc.passes.base import PassContext, PassFailure, progress
 from recipecc.passes.data.arrays import ArrayWriter, ImageWriter
 from recipecc.passes.data.roots import dataset_root
 
-__all__ = ["GROUND_TRUTH_FILE", "MAX_BOXES", "run"]
+__all__ = ["GROUND_TRUTH_FILE", "MAX_BOXES", "box_sizes", "run"]
 
 GROUND_TRUTH_FILE = "ground_truth.json"
 #: boxes kept per image (COCO's most crowded images have ~90; YOLOv3 trains on up to 50)
@@ -49,6 +52,38 @@ def _write_images(folder: Path, part: str, samples: list[DetectionSample], param
     for index, sample in enumerate(samples):
         targets[index] = pack_targets([sample], MAX_BOXES)[0]
     targets.close()
+
+
+def box_sizes(samples: list[DetectionSample], input_size: int) -> NDArray[np.float64]:
+    """(w, h) of every box that is not ignored, in pixels of the ``input_size`` square the images are resized to."""
+    sizes = [
+        np.stack(
+            [
+                (s.boxes[~s.ignore, 2] - s.boxes[~s.ignore, 0]) * input_size / s.width,
+                (s.boxes[~s.ignore, 3] - s.boxes[~s.ignore, 1]) * input_size / s.height,
+            ],
+            axis=1,
+        )
+        for s in samples
+        if len(s.boxes)
+    ]
+    return np.concatenate(sizes) if sizes else np.zeros((0, 2))
+
+
+def _fitted_anchors(samples: list[DetectionSample], input_size: int, count: int, seed: int) -> dict[str, Any]:
+    """The detector's anchors fitted to the training boxes, with how well they and COCO's cover them."""
+    sizes = box_sizes(samples, input_size)
+    if not len(sizes):
+        raise PassFailure("the training images hold no box: there is nothing to fit the anchors to")
+    anchors = fit_anchors(sizes, count, seed=seed)
+    return {
+        "anchors": [list(a) for a in anchors],
+        "method": f"k-means with 1 - IoU over the {len(sizes)} training boxes at {input_size}x{input_size}",
+        "boxes": len(sizes),
+        "box_size_range": [round(float(sizes.min()), 1), round(float(sizes.max()), 1)],
+        "fit": anchor_fit(sizes, anchors),
+        "coco_fit": anchor_fit(sizes, anchors_for(input_size)),
+    }
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -85,6 +120,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
         _write_images(ctx.out_dir, "test", test.samples, p, advance)
     (ctx.out_dir / GROUND_TRUTH_FILE).write_text(json.dumps(to_coco_gt(test)))
     size = int(p["input_size"])
+    anchors = (
+        _fitted_anchors(train.samples, size, int(p["fit_anchors"]), int(p["seed"])) if p.get("fit_anchors") else None
+    )
     return {
         "format": "arrays-npy",
         "name": str(p["name"]),
@@ -108,4 +146,5 @@ def run(ctx: PassContext) -> dict[str, Any]:
             "train": int(sum(len(s.boxes) for s in train.samples)),
             "test": int(sum(len(s.boxes) for s in test.samples)),
         },
+        **({"anchors": anchors} if anchors else {}),
     }

@@ -19,7 +19,8 @@ from recipecc.passes.calibration_search import Candidate, fidelity, median_ms, r
 
 __all__ = ["CANDIDATE_METHODS", "Candidate", "fidelity", "search_calibration"]
 
-CANDIDATE_METHODS = ("minmax", "percentile", "entropy")
+#: ONNX Runtime's ``CalibrationMethod`` names: the report and results.json say them in ORT's words
+CANDIDATE_METHODS = ("MinMax", "Percentile", "Entropy")
 
 
 def _session(path: Path) -> Any:

@@ -169,14 +169,12 @@ def run(ctx: PassContext) -> dict[str, Any]:
             first = meta["input_shape"][0]
             fixed = first if isinstance(first, int) and first > 0 else None
             images, batch, held_out = _calibration_images(ctx, p, fixed)
-            methods = {
-                "minmax": CalibrationMethod.MinMax,
-                "entropy": CalibrationMethod.Entropy,
-                "percentile": CalibrationMethod.Percentile,
-            }
+            # the plan's neutral names (minmax, ...) and the search candidates' ORT names (MinMax, ...) alike
+            methods = {m.name.lower(): m for m in CalibrationMethod} | {m.name: m for m in CalibrationMethod}
 
             def calibrate(algo: str, per_channel: bool, target: Path) -> None:
-                with _entropy_bins() if algo == "entropy" else contextlib.nullcontext():
+                entropy = methods[algo] == CalibrationMethod.Entropy
+                with _entropy_bins() if entropy else contextlib.nullcontext():
                     quantize_static(
                         str(path),
                         str(target),

@@ -27,6 +27,7 @@ MODEL_FACTS = (
     "num_classes",
     "input_shape",
     "output_stride",
+    "decoder",
     "params",
     "flops",
     "top1_dygraph",

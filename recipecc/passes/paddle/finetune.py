@@ -19,7 +19,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     meta = read_artifact(source)
     model, _ = load_model(source)
     data = load_split(ctx.input("data"))
-    task = task_of(p)
+    task = task_of(p, ctx.input("data"))
     before = evaluate(model, data["x_test"], data["y_test"], task)
     history = train_epochs(model, data, TrainSettings.from_params(p, weight_decay=0.0), "finetune", task)
     base = source / BASE_WEIGHTS

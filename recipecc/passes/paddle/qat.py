@@ -42,7 +42,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     with quiet_stdout():
         quanter.quantize(model)
     settings = TrainSettings.from_params(p, optimizer="momentum", weight_decay=0.0)
-    history = train_epochs(model, load_split(ctx.input("data")), settings, "qat", task_of(p))
+    history = train_epochs(model, load_split(ctx.input("data")), settings, "qat", task_of(p, ctx.input("data")))
     input_spec = [paddle.static.InputSpec([None, *spec["input_shape"]], "float32", INPUT_NAME)]
     with quiet_stdout():
         quanter.save_quantized_model(model, str(ctx.out_dir / "model"), input_spec=input_spec)

@@ -167,7 +167,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     model, spec = load_model(ctx.input("model"))
     data = load_split(ctx.input("data"))
     count = int(p.get("images", _EVAL_IMAGES))
-    task = task_of(p)
+    task = task_of(p, ctx.input("data"))
     headline = TASKS[str(task.get("task", "classification")).replace("auto", "classification")].headline
     images, labels = data["x_train"][:count], data["y_train"][:count]
     scored_by = f"{headline} on training images"

@@ -35,8 +35,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
         load_state(model, Path(str(p["checkpoint"])), what=what, trusted=bool(p.get("trusted")))
         origin = f"weights from {p['checkpoint']}"
     history: list[dict[str, float]] = []
+    task = task_of(p, data_dir)
     if int(p["epochs"]) > 0:
-        history = train_epochs(model, data, TrainSettings.from_params(p), f"train {p['arch']}", task_of(p))
+        history = train_epochs(model, data, TrainSettings.from_params(p), f"train {p['arch']}", task)
     elif not p.get("checkpoint"):
         seen = recalibrate_batch_norm(model, data["x_train"])
         origin = f"untrained (random weights; batch-norm statistics from {seen} training images)"
@@ -53,5 +54,6 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "history": history or None,
         "top1_dygraph": history[-1].get("top1") if history else None,
         "score_dygraph": {k: v for k, v in history[-1].items() if k not in ("epoch", "loss")} if history else None,
+        **({"decoder": task["decoder"]} if "decoder" in task else {}),
         **describe(model, input_shape),
     }

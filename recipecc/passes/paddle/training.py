@@ -96,6 +96,7 @@ def train_epochs(
     (the history goes into the report). Batches are read from the (possibly memory-mapped) arrays one by one."""
     name, task_params = _task(task)
     hooks = task_hooks(name)
+    augmentations = list(task_params.get("augment") or ())
     headline = TASKS[name].headline
     epochs, lr, batch_size, seed = settings.epochs, settings.lr, settings.batch_size, settings.seed
     optimizer, weight_decay = settings.optimizer, settings.weight_decay
@@ -114,9 +115,11 @@ def train_epochs(
             for start in range(0, len(x), batch_size):
                 batch = order[start : start + batch_size]
                 batch = np.sort(batch)  # memory-mapped arrays read faster in order
-                images = paddle.to_tensor(np.ascontiguousarray(x[batch], dtype=np.float32))
-                outputs = model(images)
-                loss = hooks.loss(outputs, hooks.targets(np.asarray(y[batch])), **task_params)
+                pixels, labels = np.ascontiguousarray(x[batch], dtype=np.float32), np.asarray(y[batch])
+                if augmentations:  # the task's random augmentation (a detector's flips)
+                    pixels, labels = hooks.augment(pixels, labels, rng, augmentations)
+                outputs = model(paddle.to_tensor(pixels))
+                loss = hooks.loss(outputs, hooks.targets(labels), **task_params)
                 loss.backward()
                 opt.step()
                 opt.clear_grad()

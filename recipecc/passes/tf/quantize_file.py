@@ -14,7 +14,8 @@ directly. Modes (``strategy.quant.mode`` -> ai-edge-quantizer recipe):
 
 The file is first made quantizable (``flatbuffer_prep.prepare``: operator codes, float16 / sparse weights, a
 signature); which ops ended up int8 and which stayed float is recorded (``op_summary``), so a model that shrank
-little or got slower says why.
+little or got slower says why. A file that stored its weights sparse gets its static int8 weights stored sparse
+again (``sparse_int8``), when that computes bit-identical outputs.
 
 Calibration inputs are the calibration split when it fits the model's input; with the default digits data and a
 model that takes something else (MediaPipe's iris model: 1x64x64x3), they are seeded uniform-random arrays shaped
@@ -37,6 +38,7 @@ from recipecc.passes.data.arrays import load_split
 from recipecc.passes.quiet import quiet_native_stderr
 from recipecc.passes.tf.common import TFLITE_FILE, gzip_size
 from recipecc.passes.tf.flatbuffer_prep import op_summary, prepare
+from recipecc.passes.tf.sparse_int8 import same_outputs, store_weights_sparse
 
 __all__ = ["FILE_MODES", "run"]
 
@@ -118,9 +120,16 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
     if sparse := prepared.get("sparse_weights"):
         parts.append(
             f"{sparse['tensors']} sparse weight tensors ({sparse['nonzero'] / sparse['values']:.0%} of their "
-            f"{sparse['values']:,} values nonzero) stored dense, as ai-edge-quantizer writes every weight (the "
-            "file keeps its zeros)"
+            f"{sparse['values']:,} values nonzero) made dense for ai-edge-quantizer"
         )
+        again = prepared.get("sparse_int8_weights")
+        if again and "kept_dense" not in again:
+            parts.append(
+                f"{again['tensors']} int8 weight tensors stored sparse again behind DENSIFY ops "
+                f"({again['dense_bytes']:,} -> {again['stored_bytes']:,} bytes, bit-identical outputs)"
+            )
+        elif again:
+            parts.append(f"the int8 weights stay dense: {again['kept_dense']}")
     if prepared.get("signature_added"):
         parts.append(f"signature '{prepared['signature_added']}' added")
     text = f"; file prepared: {', '.join(parts)}" if parts else ""
@@ -184,6 +193,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
     except Exception as exc:
         raise PassFailure(f"ai-edge-quantizer could not quantize {source.name} ({type(exc).__name__}: {exc})") from exc
     quantized = bytes(result.quantized_model)
+    if prepared.get("sparse_weights") and mode == "static":  # the source stored its weights sparse: so does int8
+        resparse, counts = store_weights_sparse(quantized)
+        stored: dict[str, Any] = dict(counts)
+        if not stored["tensors"]:
+            stored["kept_dense"] = "sparse storage would not save 20% of any int8 weight's bytes"
+        elif same_outputs(quantized, resparse):
+            quantized = resparse
+        else:
+            stored["kept_dense"] = "the sparse re-encoding did not give bit-identical outputs"
+        prepared = {**prepared, "sparse_int8_weights": stored}
     path: Path = ctx.out_dir / TFLITE_FILE
     path.write_bytes(quantized)
     ops = op_summary(quantized)

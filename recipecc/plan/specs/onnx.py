@@ -58,7 +58,7 @@ SPECS = (
         "onnx",
         "ONNX Runtime quantization: static QDQ/QOperator (calibrated), dynamic, or fp16 conversion",
         _TOOLS,
-        version=2,  # 2: the calibration method recorded in ONNX Runtime's words (MinMax, Percentile, Entropy)
+        version=3,  # 2, 3: the calibration methods (also the search's candidates) in ORT's words (MinMax, ...)
     ),
     PassSpec(
         "onnx.prune",

@@ -52,7 +52,7 @@ SPECS = (
         "ai-edge-quantizer on a user's .tflite file: static int8 (min/max calibrated), dynamic or weight-only int8; "
         "old operator codes, float16 / sparse weights and a missing signature are fixed first",
         ("ai-edge-quantizer", "ai-edge-litert", "numpy"),
-        version=2,  # 2: what sparse weights held before they were made dense (prepared.sparse_weights)
+        version=3,  # 2: what sparse weights held (prepared.sparse_weights); 3: static int8 weights stored sparse again
     ),
     PassSpec(
         "tf.qat",
