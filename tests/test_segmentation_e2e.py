@@ -136,3 +136,7 @@ def test_keras_deeplab_dm05_to_tflite_dynamic(tmp_path: Path) -> None:
     assert abs(baseline["size_bytes"] / 2.8e6 - 1) < 0.10  # the study: 2.8 MB fp32 at dm 0.5
     assert 2.8 <= baseline["size_bytes"] / dynamic["size_bytes"] <= 4.0
     assert 0.0 <= dynamic["metrics"]["miou"] <= 1.0
+    # the image-pooling branch's upsampling is delegated too: only the dilated convolutions' SPACE_TO_BATCH_ND /
+    # BATCH_TO_SPACE_ND pairs are left to TFLite's own kernels
+    engine = baseline["latency"][0]["engine"]
+    assert "RESIZE_NEAREST_NEIGHBOR" not in engine, engine
