@@ -123,7 +123,7 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
         paired = row["paired"]
         if "speedup_cpu_median" in paired:
             said.append(
-                f"{name}: int8 {paired['speedup_median']:.2f}x faster by paired wall time, "
+                f"{name}: fp32/int8 time {paired['speedup_median']:.2f}x by paired wall time (>1: int8 faster), "
                 f"{paired['speedup_cpu_median']:.2f}x by CPU time per call (fp32 {paired['fp32']['cpu_median_ms']:.1f} "
                 f"ms, int8 {paired['int8']['cpu_median_ms']:.1f} ms; the timer had "
                 f"{min(paired['fp32']['cpu_share'], paired['int8']['cpu_share']):.0%} of a core)"

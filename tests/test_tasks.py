@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recipecc.bench.evaluation import evaluate
+from recipecc.bench.evaluation import evaluate, foreign_labels
 from recipecc.tasks import TASKS, task_module
 from recipecc.tasks.outputs import compare_outputs, output_kind
 from recipecc.tasks.segmentation import Evaluator, confusion_matrix
@@ -172,3 +173,31 @@ def test_output_kinds_are_checked_at_plan_time() -> None:
 
     assert main(["plan", "+model.outputs={scores: landmarks}"]) == 2  # not a kind
     assert main(["plan", "recipe=deeplabv3_mnv2_quant", "+model.outputs={out: tensor}"]) == 2  # decoded by its task
+
+
+def test_labels_that_are_not_the_models_classes_do_not_make_a_top1(tmp_path: Path) -> None:
+    """PP-OCR's 2-way direction classifier on the default digits data reported "top-1 12.50%" from labels 0-9:
+    labels beyond the model's class count are not its classes; each stage is compared with the baseline then."""
+    rng = np.random.RandomState(3)
+    scores = rng.rand(6, 2).astype(np.float32)
+    out = tmp_path / "baseline"
+    out.mkdir()
+    result = evaluate(
+        params={"task": "auto", "labels": True},
+        data={"x_test": np.zeros((6, 1, 4, 4), np.float32), "y_test": np.arange(6) % 10 + 4},
+        data_meta={"labelled": True, "label_kind": "class"},
+        input_names=["x"],
+        output_names=["probs"],
+        predict=lambda feeds: [scores[: len(feeds["x"])]],
+        reference_dir=None,
+        out_dir=out,
+        batch_size=3,
+    )
+    assert result["headline"] == "top1_agreement" and "top1" not in result["metrics"]
+    assert "labels go up to 9 but the model scores 2 classes" in result["details"]["labels_note"]
+    assert re.search(
+        "digits data.s 10 classes are not the model.s 1000",
+        str(foreign_labels(np.zeros((2, 1000)), np.arange(2), stand_in=True)),
+    )
+    assert foreign_labels(np.zeros((2, 10)), np.arange(2), stand_in=True) is None
+    assert not result["details"]["labelled"]

@@ -67,6 +67,26 @@ def _load_kept(folder: Path) -> dict[str, NDArray[Any]]:
         return {name: kept[name] for name in kept.files}
 
 
+def foreign_labels(scores: NDArray[Any], labels: NDArray[Any] | None, *, stand_in: bool = False) -> str | None:
+    """Why the data's class labels cannot score this model, or None when they can.
+
+    A user's classifier on the default digits data (labels 0-9) may score other classes: PP-OCR's 2-way text
+    direction classifier got "top-1 12.50%" from digits labels. Labels beyond the model's class count say the
+    label set is not the model's; so does the digits stand-in (``stand_in``) for any model without exactly its 10
+    classes (an ImageNet head's classes 0-9 are not digits). Its outputs are then compared with the baseline's.
+    """
+    if labels is None or len(labels) == 0 or scores.ndim != 2:
+        return None
+    top, classes = int(np.max(labels)), scores.shape[1]
+    if stand_in and classes != 10:
+        why = f"the digits data's 10 classes are not the model's {classes}"
+    elif top >= classes:
+        why = f"the data's class labels go up to {top} but the model scores {classes} classes"
+    else:
+        return None
+    return f"{why} (output shape [N, {classes}]), so each stage is compared with the baseline's outputs instead"
+
+
 def evaluate(
     *,
     params: Mapping[str, Any],
@@ -116,10 +136,15 @@ def evaluate(
         )
     kept: dict[str, list[NDArray[Any]]] = {}
     channels_last = data_meta.get("layout") == "NHWC"
+    labels_note: str | None = None
     for images, targets in test_batches(data, batch_size, labelled):
         outputs = [np.asarray(o) for o in predict(feeds_for(task, input_names, images))]
         if channels_last:  # NHWC models give (N, H, W, C) maps: the tasks read (N, C, H, W)
             outputs = [o.transpose(0, 3, 1, 2) if o.ndim == 4 else o for o in outputs]
+        if evaluator is not None and task == "classification" and labels_note is None:
+            labels_note = foreign_labels(outputs[0], data.get("y_test"), stand_in=data_meta.get("name") == "digits")
+            if labels_note is not None:  # a top-1 against classes the model does not have means nothing
+                evaluator = None
         if evaluator is not None:
             try:
                 evaluator.update(outputs, targets)
@@ -153,6 +178,7 @@ def evaluate(
         "details": {
             "task": task,
             "labelled": evaluator is not None,
+            **({"labels_note": labels_note} if labels_note else {}),
             "outputs": details,
             "headline_output": next(iter(details), None),
             **(evaluator.details() if evaluator is not None else {}),

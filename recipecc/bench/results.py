@@ -215,6 +215,8 @@ def assemble_results(
             if plan.quality_notes
             else None
         ),
+        #: set when the data's labels are not the model's classes (its stages are compared with the baseline instead)
+        "labels_note": next((s["evaluation"]["labels_note"] for s in stages if "labels_note" in s["evaluation"]), None),
         "stages": stages,
         "failed": failed,
         "search": search_selection(plan, stages, resolved_recipe, failed),

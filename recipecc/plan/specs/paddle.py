@@ -78,10 +78,10 @@ SPECS = (
         "paddle",
         "recipecc.passes.paddle.ptq:run",
         "paddle-inference",
-        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data; "
-        "algo auto: a calibration search scored with Paddle Inference",
+        "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data, batch "
+        "norm folded into the convolutions first; algo auto: a calibration search scored with Paddle Inference",
         _TOOLS,
-        version=2,  # 2: algo search (calibration search)
+        version=3,  # 2: algo search (calibration search); 3: batch norm folded before calibration
     ),
     PassSpec(
         "paddle.bench",

@@ -18,6 +18,7 @@ SPECS = (
         "keras",
         "Build the architecture in Keras (tf_keras, no pretrained weights) and train it on NHWC data",
         _TOOLS,
+        version=2,  # 2: DeepLabv3's image-pooling branch upsamples bilinearly (XNNPACK delegates it)
     ),
     PassSpec(
         "tf.load",
