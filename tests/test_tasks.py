@@ -201,3 +201,26 @@ def test_labels_that_are_not_the_models_classes_do_not_make_a_top1(tmp_path: Pat
     )
     assert foreign_labels(np.zeros((2, 10)), np.arange(2), stand_in=True) is None
     assert not result["details"]["labelled"]
+
+
+def test_a_map_model_on_class_labels_is_compared_with_its_baseline_not_scored_by_top1(tmp_path: Path) -> None:
+    """PP-OCRv4's text detector (a (N, 1, H, W) probability map) on the default digits data reported "Top-1
+    8.89%": the task was guessed from the labels. A first output that is not class scores makes it generic."""
+    maps = np.random.RandomState(4).rand(4, 1, 8, 8).astype(np.float32)
+    out = tmp_path / "baseline"
+    out.mkdir()
+    result = evaluate(
+        params={"task": "auto", "labels": True},
+        data={"x_test": np.zeros((4, 1, 8, 8), np.float32), "y_test": np.arange(4)},
+        data_meta={"labelled": True, "label_kind": "class", "name": "digits"},
+        input_names=["x"],
+        output_names=["prob"],
+        predict=lambda feeds: [maps[: len(feeds["x"])]],
+        reference_dir=None,
+        out_dir=out,
+        batch_size=2,
+    )
+    assert result["details"]["task"] == "generic" and result["headline"] == "iou"
+    assert (
+        "top1" not in result["metrics"] and "shape [N, 1, 8, 8], not class scores" in result["details"]["labels_note"]
+    )

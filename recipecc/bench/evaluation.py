@@ -75,8 +75,14 @@ def foreign_labels(scores: NDArray[Any], labels: NDArray[Any] | None, *, stand_i
     label set is not the model's; so does the digits stand-in (``stand_in``) for any model without exactly its 10
     classes (an ImageNet head's classes 0-9 are not digits). Its outputs are then compared with the baseline's.
     """
-    if labels is None or len(labels) == 0 or scores.ndim != 2:
+    if labels is None or len(labels) == 0:
         return None
+    if scores.ndim != 2:  # a map, a sequence, boxes: class labels score none of them
+        shape = ", ".join(["N", *(str(d) for d in scores.shape[1:])])
+        return (
+            f"the model's first output has shape [{shape}], not class scores [N, C], so each stage is compared "
+            "with the baseline's outputs instead"
+        )
     top, classes = int(np.max(labels)), scores.shape[1]
     if stand_in and classes != 10:
         why = f"the digits data's 10 classes are not the model's {classes}"
@@ -106,7 +112,8 @@ def evaluate(
     """
     task = str(params.get("task", "classification"))
     kinds = {str(k): str(v) for k, v in (params.get("outputs") or {}).items()}
-    if task == "auto":  # a user's model of unknown task: classification when the data has class labels
+    guessed = task == "auto"
+    if guessed:  # a user's model of unknown task: classification when the data has class labels
         by_class = data_meta.get("labelled") and data_meta.get("label_kind", "class") == "class"
         # ... and when its first output is class scores: not when model.outputs says it is something else
         first_declared = kinds.get(str(output_names[0])) if output_names else None
@@ -145,6 +152,8 @@ def evaluate(
             labels_note = foreign_labels(outputs[0], data.get("y_test"), stand_in=data_meta.get("name") == "digits")
             if labels_note is not None:  # a top-1 against classes the model does not have means nothing
                 evaluator = None
+                if guessed:  # the task was only guessed from the labels: compare output by output
+                    task, module = "generic", task_module("generic")
         if evaluator is not None:
             try:
                 evaluator.update(outputs, targets)
