@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recipecc.common.cpu import INT8_VNNI_FLAGS, cpu_facts
 from recipecc.plan.measurement import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,6 +26,18 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "loadavg_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def int8_machine(load_before: tuple[float, float, float] | list[float]) -> dict[str, Any]:
+    """:func:`machine` plus what decides int8 speed here: the vector ISA, VNNI, and the load when timing began."""
+    facts = cpu_facts()
+    return {
+        **machine(),
+        "vector_isa": facts.vector_isa,
+        "int8_vnni": facts.int8_vnni,
+        "vnni_flags_present": sorted(INT8_VNNI_FLAGS & facts.flags),
+        "loadavg_at_start": [round(x, 2) for x in load_before],
     }
 
 

@@ -25,9 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, machine, recipecc_run, write_result
-
-from recipecc.common.cpu import INT8_VNNI_FLAGS, cpu_facts
+from _common import RESULTS, int8_machine, recipecc_run, write_result
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +191,6 @@ def main() -> None:
         return
     cache = Path(os.environ.get("RECIPECC_CACHE") or Path(tempfile.gettempdir()) / "recipecc-int8-speed-cache")
     out = Path(tempfile.mkdtemp(prefix="int8-speed-"))
-    facts = cpu_facts()
     measured = {(a, t) for a in args.archs.split(",") for t in args.targets.split(",")}
     previous = json.loads((RESULTS / "int8_speed.json").read_text()) if (RESULTS / "int8_speed.json").is_file() else {}
     # rows of other architectures / targets from an earlier run stay (each row is timed within itself)
@@ -206,13 +203,7 @@ def main() -> None:
             {
                 "what": "int8 vs fp32 latency at 1 thread, batch 1, untrained seed architectures at 224x224, "
                 "timed call for call in alternation in one process per runtime (median of `rounds` calls each)",
-                "machine": {
-                    **machine(),
-                    "vector_isa": facts.vector_isa,
-                    "int8_vnni": facts.int8_vnni,
-                    "vnni_flags_present": sorted(INT8_VNNI_FLAGS & facts.flags),
-                    "loadavg_at_start": [round(x, 2) for x in load_before],
-                },
+                "machine": int8_machine(load_before),
                 "loaded_machine": max(load_before[0], os.getloadavg()[0]) > (os.cpu_count() or 1),
                 "rounds": args.rounds,
                 "rows": rows,

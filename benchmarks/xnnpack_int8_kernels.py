@@ -24,9 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _common import machine, write_result
-
-from recipecc.common.cpu import INT8_VNNI_FLAGS, cpu_facts
+from _common import int8_machine, write_result
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +82,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
-    facts = cpu_facts()
     load_before = os.getloadavg()
     rows = []
     for name, (shape, spec, repeats, macs) in LAYERS.items():
@@ -120,13 +117,7 @@ def main() -> None:
         {
             "what": "XNNPACK fp32 vs int8 (TFLite converter full int8, per-channel weights) at 1 thread, one layer "
             "kind per model, calls alternating, median thread CPU time per call of `rounds` calls",
-            "machine": {
-                **machine(),
-                "vector_isa": facts.vector_isa,
-                "int8_vnni": facts.int8_vnni,
-                "vnni_flags_present": sorted(INT8_VNNI_FLAGS & facts.flags),
-                "loadavg_at_start": [round(x, 2) for x in load_before],
-            },
+            "machine": int8_machine(load_before),
             "ai_edge_litert": metadata.version("ai-edge-litert"),
             "rounds": args.rounds,
             "rows": rows,

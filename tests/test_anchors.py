@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from planning import error_for as refusal
+from planning import plan_for as plan
 
 from recipecc.bench.evaluation import evaluate
 from recipecc.metrics.anchors import anchor_fit, fit_anchors, iou_wh
@@ -15,18 +17,10 @@ from recipecc.metrics.yolo import ANCHORS_FROM_DATA, anchors_for, resolve_anchor
 from recipecc.metrics.yolo_targets import yolo_targets
 from recipecc.passes.base import PassContext, PassFailure, task_of
 from recipecc.passes.data import detection as detection_data
-from recipecc.plan import build_plan
-from recipecc.recipe import RecipeError, compose_recipe, validate_recipe
-
-
-def plan(*overrides: str):  # type: ignore[no-untyped-def]
-    return build_plan(validate_recipe(compose_recipe(list(overrides))))
 
 
 def error_for(*overrides: str) -> str:
-    with pytest.raises(RecipeError) as caught:
-        plan(*overrides)
-    return str(caught.value)
+    return str(refusal(*overrides))
 
 
 def test_iou_of_sizes_sharing_a_centre() -> None:

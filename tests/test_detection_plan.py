@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from planning import error_for as refusal
+from planning import plan_for as plan
 
 from recipecc.datasets.shapes import write_shapes
-from recipecc.plan import build_plan
-from recipecc.recipe import RecipeError, compose_recipe, validate_recipe
 
 SEED_RECIPES = (
     "yolov3_mnv1_quant",
@@ -21,14 +21,8 @@ SEED_RECIPES = (
 )
 
 
-def plan(*overrides: str):  # type: ignore[no-untyped-def]
-    return build_plan(validate_recipe(compose_recipe(list(overrides))))
-
-
 def error_for(*overrides: str) -> str:
-    with pytest.raises(RecipeError) as caught:
-        plan(*overrides)
-    return str(caught.value)
+    return str(refusal(*overrides))
 
 
 @pytest.fixture(scope="module")
