@@ -199,9 +199,28 @@ def onnx_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (images / cls).mkdir(parents=True)
         for i in range(12):
             Image.fromarray(rng.randint(0, 255, size=(20, 24, 3), dtype=np.uint8)).save(images / cls / f"{i}.png")
-    # a valid model for 24x24 inputs: it plans, and fails when run on the 16x16 images (a trial that fails late)
-    broken = conv_model(root / "conv24.onnx", opset=13, size=24, dynamic=False)
+    # a valid model that declares free height and width but reshapes its input to 24x24 inside: it plans (the plan
+    # reads the declared input), and fails when run on the 16x16 images (a trial that fails late)
+    broken = _reshapes_to_24(conv_model(root / "conv24.onnx", opset=13, size=24, dynamic=False))
     return {"model": conv_model(root / "conv.onnx", opset=13), "broken": broken, "images": images}
+
+
+def _reshapes_to_24(path: Path) -> Path:
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    graph.initializer.append(numpy_helper.from_array(np.array([-1, 3, 24, 24], np.int64), "shape24"))
+    for node in graph.node:
+        node.input[:] = ["image24" if name == "image" else name for name in node.input]
+    graph.node.insert(0, helper.make_node("Reshape", ["image", "shape24"], ["image24"], name="fixed24"))
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path))
+    return path
 
 
 def onnx_recipe(files: dict[str, Path]) -> list[str]:
