@@ -75,20 +75,37 @@ def test_sequence_outputs_are_compared_per_position() -> None:
     assert flat["position_agreement"] == pytest.approx(7 / 8)
 
 
-def _run_evaluation(tmp_path: Path, name: str, task: str, outputs: list[np.ndarray], reference: Path | None) -> dict:
+def _run_evaluation(
+    tmp_path: Path,
+    name: str,
+    task: str,
+    outputs: list[np.ndarray],
+    reference: Path | None,
+    *,
+    labels: np.ndarray | None = None,
+    meta: dict | None = None,
+    params: dict | None = None,
+    batch_size: int | None = None,
+) -> dict:
+    """One stage's evaluation of fixed ``outputs``; unlabelled unless ``labels`` (class labels, with ``meta``)."""
     out = tmp_path / name
     out.mkdir()
-    data = {"x_test": np.zeros((len(outputs[0]), 1, 4, 4), np.float32), "y_test": -np.ones(len(outputs[0]))}
+    count = len(outputs[0])
+    data = {"x_test": np.zeros((count, 1, 4, 4), np.float32), "y_test": -np.ones(count) if labels is None else labels}
     return evaluate(
-        params={"task": task, "labels": True},
+        params={"task": task, "labels": True, **(params or {})},
         data=data,
-        data_meta={"labelled": False},
+        data_meta={
+            "labelled": labels is not None,
+            **({"label_kind": "class"} if labels is not None else {}),
+            **(meta or {}),
+        },
         input_names=["x"],
         output_names=[f"out{i}" for i in range(len(outputs))],
         predict=lambda feeds: [o[: len(feeds["x"])] for o in outputs],
         reference_dir=reference,
         out_dir=out,
-        batch_size=len(outputs[0]),
+        batch_size=batch_size or count,
     )
 
 
@@ -152,18 +169,8 @@ def test_a_declared_output_kind_wins_over_the_shapes_guess(tmp_path: Path) -> No
     assert compare_outputs({"v": np.ones(3)}, {"v": np.ones(3)}, kinds={"v": "scores"})[1]["v"]["kind"] == "mismatch"
 
     # the stage's task: digits labels would make it "classification"; a declared non-score first output does not
-    out = tmp_path / "baseline"
-    out.mkdir()
-    result = evaluate(
-        params={"task": "auto", "labels": True, "outputs": {"out0": "tensor"}},
-        data={"x_test": np.zeros((4, 1, 4, 4), np.float32), "y_test": np.arange(4)},
-        data_meta={"labelled": True, "label_kind": "class"},
-        input_names=["x"],
-        output_names=["out0"],
-        predict=lambda feeds: [landmarks[: len(feeds["x"])]],
-        reference_dir=None,
-        out_dir=out,
-        batch_size=4,
+    result = _run_evaluation(
+        tmp_path, "baseline", "auto", [landmarks], None, labels=np.arange(4), params={"outputs": {"out0": "tensor"}}
     )
     assert result["headline"] == "cosine" and "top1" not in result["metrics"]
 
@@ -180,19 +187,7 @@ def test_labels_that_are_not_the_models_classes_do_not_make_a_top1(tmp_path: Pat
     labels beyond the model's class count are not its classes; each stage is compared with the baseline then."""
     rng = np.random.RandomState(3)
     scores = rng.rand(6, 2).astype(np.float32)
-    out = tmp_path / "baseline"
-    out.mkdir()
-    result = evaluate(
-        params={"task": "auto", "labels": True},
-        data={"x_test": np.zeros((6, 1, 4, 4), np.float32), "y_test": np.arange(6) % 10 + 4},
-        data_meta={"labelled": True, "label_kind": "class"},
-        input_names=["x"],
-        output_names=["probs"],
-        predict=lambda feeds: [scores[: len(feeds["x"])]],
-        reference_dir=None,
-        out_dir=out,
-        batch_size=3,
-    )
+    result = _run_evaluation(tmp_path, "baseline", "auto", [scores], None, labels=np.arange(6) % 10 + 4, batch_size=3)
     assert result["headline"] == "top1_agreement" and "top1" not in result["metrics"]
     assert "labels go up to 9 but the model scores 2 classes" in result["details"]["labels_note"]
     assert re.search(
@@ -207,18 +202,8 @@ def test_a_map_model_on_class_labels_is_compared_with_its_baseline_not_scored_by
     """PP-OCRv4's text detector (a (N, 1, H, W) probability map) on the default digits data reported "Top-1
     8.89%": the task was guessed from the labels. A first output that is not class scores makes it generic."""
     maps = np.random.RandomState(4).rand(4, 1, 8, 8).astype(np.float32)
-    out = tmp_path / "baseline"
-    out.mkdir()
-    result = evaluate(
-        params={"task": "auto", "labels": True},
-        data={"x_test": np.zeros((4, 1, 8, 8), np.float32), "y_test": np.arange(4)},
-        data_meta={"labelled": True, "label_kind": "class", "name": "digits"},
-        input_names=["x"],
-        output_names=["prob"],
-        predict=lambda feeds: [maps[: len(feeds["x"])]],
-        reference_dir=None,
-        out_dir=out,
-        batch_size=2,
+    result = _run_evaluation(
+        tmp_path, "baseline", "auto", [maps], None, labels=np.arange(4), meta={"name": "digits"}, batch_size=2
     )
     assert result["details"]["task"] == "generic" and result["headline"] == "iou"
     assert (
