@@ -198,6 +198,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
                     calibration=images,
                     held_out=held_out,
                     quantize=lambda c, target: logged(calibrate, c.algo, c.per_channel, target),
+                    timed=int(p["timed_candidates"]),
                     batch=fixed or 1,
                 )
                 algo, per_channel = str(search["algo"]), bool(search["per_channel"])
