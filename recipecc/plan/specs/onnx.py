@@ -77,6 +77,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(ONNX Runtime; every input and output)",
         _TOOLS,
-        version=3,  # 3: CPU time / share per latency row
+        version=4,  # 3: CPU time / share per latency row; 4: input/output names and shapes (evaluation.io)
     ),
 )

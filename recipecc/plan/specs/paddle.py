@@ -92,6 +92,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(Paddle Inference; every input and output)",
         ("paddlepaddle", "numpy"),
-        version=4,  # 4: CPU time / share per latency row
+        version=5,  # 4: CPU time / share per latency row; 5: input/output names and shapes (evaluation.io)
     ),
 )

@@ -72,6 +72,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per "
         "thread count (LiteRT interpreter, XNNPACK; every input and output)",
         ("ai-edge-litert", "numpy"),
-        version=3,  # 3: CPU time / share per latency row, XNNPACK delegation
+        version=4,  # 3: CPU time / share per latency row, XNNPACK delegation; 4: evaluation.io
     ),
 )
