@@ -103,6 +103,9 @@ def test_only_the_best_scoring_candidates_are_timed_and_the_others_say_so(tmp_pa
     assert rows["minmax"]["timed"] is False and rows["minmax"]["score"] < rows["percentile"]["score"]
     assert record["algo"] == "mse" and chosen.read_text() == "mse"  # entropy scores best but is slower than fp32
     assert "3 best-scoring of 5 candidates" in record["timing"] and record["timed_candidates"] == 3
+    assert all({"calibrate", "score"} <= set(r["seconds"]) for r in rows.values())
+    assert [a for a, r in rows.items() if "time" in r["seconds"]] == ["percentile", "entropy", "mse"]
+    assert set(record["seconds"]) == {"calibrate", "score", "time"}
 
 
 def test_every_candidate_failing_is_the_pass_failing(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ Inference) use it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +103,6 @@ def fidelity(ours: NDArray[Any], theirs: NDArray[Any]) -> dict[str, float]:
 
 def median_ms(call: Callable[[], object]) -> float:
     """Median latency of ``call`` in ms: ``WARMUP_CALLS`` untimed calls, then ``TIMED_CALLS`` timed ones."""
-    import time
-
     for _ in range(WARMUP_CALLS):
         call()
     times = []
@@ -142,8 +141,14 @@ def run_search(
             path = work_dir / f"{candidate.name}{suffix}"
             row: dict[str, Any] = {"algo": candidate.algo, "per_channel": candidate.per_channel}
             try:
+                started = time.perf_counter()
                 quantize(candidate, path)
+                scoring = time.perf_counter()
                 row |= fidelity(outputs(path, held_out), reference)
+                row["seconds"] = {
+                    "calibrate": round(scoring - started, 3),
+                    "score": round(time.perf_counter() - scoring, 3),
+                }
             except Exception as exc:  # one candidate the backend cannot build or run does not stop the others
                 rows.append({**row, "status": "failed", "error": str(exc).splitlines()[0][:300]})
                 advance(1, f"{candidate.name}: failed")
@@ -154,11 +159,15 @@ def run_search(
     if not ok:
         raise PassFailure("no calibration candidate produced a model the runtime can run: " + rows[0]["error"])
     ranked = sorted(ok, key=lambda r: -r["score"])  # stable: the candidates' order breaks ties
+    started = time.perf_counter()
     fp32_ms = latency(None, held_out)
+    fp32_seconds = round(time.perf_counter() - started, 3)
     top = ranked[: max(1, timed)]
     for r in ok:
         if any(r is t for t in top):
+            started = time.perf_counter()
             ms = latency(work_dir / r["file"], held_out)
+            r["seconds"]["time"] = round(time.perf_counter() - started, 3)
             r |= {"timed": True, "median_ms": ms, "faster_than_fp32": ms < fp32_ms}
         else:
             r |= {"timed": False, "median_ms": None, "faster_than_fp32": None, "note": NOT_TIMED}
@@ -186,6 +195,12 @@ def run_search(
         f"for fp32 and the {len(top)} best-scoring of {len(ok)} candidates",
         "timed_candidates": len(top),
         "fp32_median_ms": fp32_ms,
+        "fp32_timing_seconds": fp32_seconds,
+        # where the search's time went (the pass is cached: a user pays it once per model, data and parameters)
+        "seconds": {
+            phase: round(sum(r["seconds"].get(phase, 0.0) for r in ok) + (fp32_seconds if phase == "time" else 0), 1)
+            for phase in ("calibrate", "score", "time")
+        },
         "candidates": rows,
     }
     return record, chosen

@@ -6,7 +6,7 @@
 - ``strategy.prune.criterion: auto``: filter pruning by L1 norm where the pipeline builds a Paddle network (the
   filters really go away: fewer FLOPs), weight-magnitude pruning everywhere else (tfmot; ONNX files).
 - ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
-  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto -> avg, minmax -> abs_max,
+  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto: below, minmax -> abs_max,
   percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
   calibration search); the TFLite converter's min/max. ``search`` calibrates with each of the backend's methods,
   scores every candidate against fp32 and keeps the best (ONNX Runtime; Paddle Inference on this machine):
