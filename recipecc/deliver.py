@@ -121,7 +121,11 @@ def _deployment_file(
         return {}
     data = next((n for n in plan.nodes if n.id == "data"), None)
     data_meta = dict(outputs.get(data.id, {})) if data is not None else {}
-    params = {**node.params, "decoder": resolve_anchors(node.params["decoder"], data_meta)}
+    try:
+        params = {**node.params, "decoder": resolve_anchors(node.params["decoder"], data_meta)}
+    except ValueError as exc:  # the benchmark decoded with them, so this is a damaged cache entry: say so, go on
+        log.warning("stage %s: no %s written: %s", node.stage, module.DEPLOYMENT_FILE, exc)
+        return {}
     facts = write(
         params,
         classes=data_meta.get("classes") or (),
