@@ -38,6 +38,7 @@ DEMO_SMALL = [
     "strategy.quant.batch_nums=2",
     "strategy.quant.batch_size=4",
     "model.train.epochs=8",
+    "model.train.lr=0.02",  # what these thresholds were measured with (the demo's 0.03 suits its 512 steps)
     "bench.warmup=2",
     "bench.repeats=5",
     "target.threads=[1]",
@@ -72,9 +73,9 @@ def test_demo_segments_then_prunes_and_quantizes(tmp_path: Path) -> None:
 
     labels = load_split(Path(outcome.plan.cache_root) / outcome.plan.node("data").key)["y_test"]
     background = score(np.zeros_like(labels), labels, num_classes=5)
-    # learned: background everywhere scores 0.187 on these 16 images, and its background IoU is the background's
-    # share of the pixels (0.937); after 64 steps the network scores 0.22, with background IoU 0.96 (it finds the
-    # shapes) and the first shape classes above zero (the demo's 640 steps: 0.45, every class above 0.15)
+    # learned: background everywhere scores 0.185 on these 16 images, and its background IoU is the background's
+    # share of the pixels (0.92); after 64 steps the network scores 0.24, with background IoU 0.95 (it finds the
+    # shapes) and circles at 0.20 IoU (the demo's 512 steps: 0.49, every class above 0.1)
     assert baseline["metrics"]["miou"] >= background + 0.02, (baseline["metrics"], background)
     iou = baseline["evaluation"]["per_class_iou"]
     assert iou[0] >= background * 5 + 0.01 and max(iou[1:]) > 0.05, iou
