@@ -1,6 +1,6 @@
 """The default demo segmentation recipe end to end in a fresh cache (goal: under 5 minutes on 2 cores).
 
-    python benchmarks/segmentation_demo.py [recipe=deeplabv3_shapes] [overrides...]
+    python benchmarks/segmentation_demo.py [recipe=fastscnn_shapes] [overrides...]
 
 Writes ``results/segmentation_demo.json``: wall time and CPU time of the whole run (the CPU seconds of recipecc and
 its workers, which other jobs on a shared machine do not inflate), the load average before and after, the seconds of
@@ -38,7 +38,7 @@ def stage_summary(stage: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    overrides = sys.argv[1:] or ["recipe=deeplabv3_shapes"]
+    overrides = sys.argv[1:] or ["recipe=fastscnn_shapes"]
     cpu_before, load_before = _children_cpu_s(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
