@@ -57,6 +57,8 @@ def test_default_int8_finds_a_calibration_that_keeps_the_map(setup: dict[str, Pa
     # Entropy is not MinMax under another name (ORT's default histogram made it so)
     assert scores[("Entropy", True)]["cosine"] != pytest.approx(scores[("MinMax", True)]["cosine"], abs=1e-6)
     assert search["algo"] != "MinMax"  # ONNX Runtime's own names (CalibrationMethod), in results.json and report
+    assert "shared by its per-channel and per-tensor candidates" in search["activation_ranges"]  # 3 calibrations
+    assert [c["timed"] for c in search["candidates"]].count(True) == 3  # the best-scoring three, and fp32
     assert int8(default)["model"]["calibration"]["algo"] == search["algo"]
     # measured on the held-out evaluation images, by the benchmark: far better than MinMax, not just different
     assert int8(default)["metrics"]["iou"] > int8(minmax)["metrics"]["iou"] + 0.2

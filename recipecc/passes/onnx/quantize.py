@@ -21,6 +21,7 @@ import contextlib
 import fnmatch
 import importlib
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,17 @@ def run(ctx: PassContext) -> dict[str, Any]:
             # the plan's neutral names (minmax, ...) and the search candidates' ORT names (MinMax, ...) alike
             methods = {m.name.lower(): m for m in CalibrationMethod} | {m.name: m for m in CalibrationMethod}
 
-            def calibrate(algo: str, per_channel: bool, target: Path) -> None:
+            ranges_dir = ctx.out_dir / "activation_ranges"
+
+            def calibrate(algo: str, per_channel: bool, target: Path, *, share_ranges: bool = False) -> None:
+                """``quantize_static`` with ``algo``; ``share_ranges``: the activation ranges of ``algo`` are
+                computed once and reused (ORT's ``calibration_cache_path``): the weight granularity does not change
+                them, so the search's per-channel and per-tensor candidates of one method calibrate once."""
                 entropy = methods[algo] == CalibrationMethod.Entropy
+                cache: dict[str, Any] = {}
+                if share_ranges:
+                    ranges_dir.mkdir(parents=True, exist_ok=True)
+                    cache["calibration_cache_path"] = ranges_dir / f"{methods[algo].name}.json"
                 with _entropy_bins() if entropy else contextlib.nullcontext():
                     quantize_static(
                         str(path),
@@ -183,6 +193,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
                         activation_type=types[str(p["activation_type"])],
                         calibrate_method=methods[algo],
                         **(common | {"per_channel": per_channel}),
+                        **cache,
                     )
 
             def logged(call: Callable[..., None], *args: Any) -> None:
@@ -197,8 +208,16 @@ def run(ctx: PassContext) -> dict[str, Any]:
                     input_name=str(meta["input_name"]),
                     calibration=images,
                     held_out=held_out,
-                    quantize=lambda c, target: logged(calibrate, c.algo, c.per_channel, target),
+                    quantize=lambda c, target: logged(
+                        lambda: calibrate(c.algo, c.per_channel, target, share_ranges=True)
+                    ),
+                    timed=int(p["timed_candidates"]),
                     batch=fixed or 1,
+                )
+                shutil.rmtree(ranges_dir, ignore_errors=True)
+                search["activation_ranges"] = (
+                    "computed once per calibration method and shared by its per-channel and per-tensor candidates "
+                    "(the weight granularity does not change them)"
                 )
                 algo, per_channel = str(search["algo"]), bool(search["per_channel"])
                 facts |= {"per_channel": per_channel, "calibration_search": search}
