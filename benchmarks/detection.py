@@ -29,7 +29,13 @@ def stage_summary(results: dict[str, Any]) -> dict[str, Any]:
             "metrics": {k: v for k, v in s["metrics"].items() if isinstance(v, int | float)},
             "size_bytes": s["size_bytes"],
             "latency_ms": {
-                str(r["threads"]): {"median": r.get("median_ms"), "p90": r.get("p90_ms"), "source": r.get("source")}
+                str(r["threads"]): {
+                    "median": r.get("median_ms"),
+                    "p90": r.get("p90_ms"),
+                    "cpu_median": r.get("cpu_median_ms"),
+                    "cpu_share": r.get("cpu_share"),
+                    "source": r.get("source"),
+                }
                 for r in s["latency"]
             },
         }
