@@ -35,6 +35,7 @@ from recipecc.passes.calibration_search import split_for_search
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.calibration_search import search_calibration
 from recipecc.passes.onnx.common import MODEL_FILE, describe, op_histogram, source_model
+from recipecc.passes.onnx.entropy import entropy_threshold
 from recipecc.passes.quiet import output_to_log
 
 __all__ = ["run"]
@@ -53,11 +54,15 @@ def _entropy_bins() -> Iterator[None]:
     ``quantize_static`` (onnxruntime 1.32) forwards no histogram options to ``create_calibrator``, whose Entropy
     defaults are ``num_bins=128`` and ``num_quantized_bins=128``: the KL search then has exactly one window, the
     whole range, and Entropy is MinMax under another name (measured: identical outputs to 10 digits). The
-    calibrator is created with TensorRT's 2048/128 instead, for the duration of one call.
+    calibrator is created with TensorRT's 2048/128 instead, for the duration of one call, and its 960-window KL
+    search runs in array operations (``passes/onnx/entropy.py``: the same thresholds, ~6x faster).
     """
     ort_quantize = importlib.import_module("onnxruntime.quantization.quantize")
+    ort_calibrate = importlib.import_module("onnxruntime.quantization.calibrate")
 
     original = getattr(ort_quantize, "create_calibrator")  # noqa: B009 - not in the module's type stubs
+    collector = ort_calibrate.HistogramCollector
+    original_search = collector.get_entropy_threshold
 
     def create(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("calibrate_method") == ort_quantize.CalibrationMethod.Entropy:
@@ -65,10 +70,12 @@ def _entropy_bins() -> Iterator[None]:
         return original(*args, **kwargs)
 
     setattr(ort_quantize, "create_calibrator", create)  # noqa: B010
+    collector.get_entropy_threshold = entropy_threshold
     try:
         yield
     finally:
         setattr(ort_quantize, "create_calibrator", original)  # noqa: B010
+        collector.get_entropy_threshold = original_search
 
 
 def _calibration_reader(images: NDArray[Any], input_name: str, batch: int) -> Any:
