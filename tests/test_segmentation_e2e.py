@@ -75,7 +75,7 @@ def test_demo_segments_then_prunes_and_quantizes(tmp_path: Path) -> None:
     background = score(np.zeros_like(labels), labels, num_classes=5)
     # learned: background everywhere scores 0.185 on these 16 images, and its background IoU is the background's
     # share of the pixels (0.92); after 64 steps the network scores 0.24, with background IoU 0.95 (it finds the
-    # shapes) and circles at 0.20 IoU (the demo's 512 steps: 0.49, every class above 0.1)
+    # shapes) and circles at 0.20 IoU (the demo's 512 steps: 0.46-0.49, every class at 0.1 or above)
     assert baseline["metrics"]["miou"] >= background + 0.02, (baseline["metrics"], background)
     iou = baseline["evaluation"]["per_class_iou"]
     assert iou[0] >= background * 5 + 0.01 and max(iou[1:]) > 0.05, iou
