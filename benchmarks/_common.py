@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -39,6 +40,13 @@ def int8_machine(load_before: tuple[float, float, float] | list[float]) -> dict[
         "vnni_flags_present": sorted(INT8_VNNI_FLAGS & facts.flags),
         "loadavg_at_start": [round(x, 2) for x in load_before],
     }
+
+
+def children_cpu_s() -> float:
+    """CPU seconds used so far by this script's finished child processes (recipecc and its workers): what a run
+    costs whatever else shares the cores, unlike its wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stamp() -> dict[str, Any]:

@@ -4,11 +4,14 @@ The cache keeps artifacts under content hashes, where nobody would look for "my 
 are hard-linked from the cache (no extra disk space; a copy when the cache is on another file system), so the
 run folder is self-contained and survives a cleaned cache. ``files.model`` in ``results.json`` names the file
 (a one-file model: ``.onnx``, ``.tflite``) or the folder (a Paddle inference model, ONNX with external data),
-relative to the run folder.
+relative to the run folder. A task that needs more than the model to be deployed writes its facts beside it:
+a detector's ``detector.json`` (anchors, anchor masks and stride per output, input size and normalisation, class
+names, score threshold and NMS settings, as the run decoded the stage), named by ``files.detector``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -16,14 +19,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from recipecc.metrics.yolo import resolve_anchors
 from recipecc.plan.cache import ArtifactCache
-from recipecc.plan.graph import Plan
+from recipecc.plan.graph import Plan, PlanNode
+from recipecc.tasks import TASKS, task_module
 
 __all__ = ["MODELS_DIR", "deliver_evaluation_files", "deliver_models", "deployable_files"]
 
 log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
+#: the data step's parameters a deployer needs to prepare an image as the run did
+PREPROCESSING = ("input_size", "layout", "color", "scale", "mean", "std")
 
 
 def deployable_files(meta: Mapping[str, Any]) -> list[str]:
@@ -93,8 +100,42 @@ def deliver_models(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], run_dir
             "all": placed,
             "from_cache": source_dir.as_posix(),
             "placed_by": "copy" if "copy" in ways else "hard link",
+            **_deployment_file(plan, outputs, node, stage_dir, run_dir),
         }
     return delivered
+
+
+def _deployment_file(
+    plan: Plan, outputs: Mapping[str, Mapping[str, Any]], node: PlanNode, stage_dir: Path, run_dir: Path
+) -> dict[str, str]:
+    """The task's deployment facts beside the stage's model (a detector's ``detector.json``: anchors, masks,
+    strides, input size and normalisation, class names, thresholds), as the stage's benchmark decoded it; returns
+    ``{"detector": path}`` for results.json, or nothing for tasks without such a file."""
+    evaluation = outputs.get(node.id, {}).get("evaluation") or {}
+    task = str(evaluation.get("task") or node.params.get("task", "classification"))
+    if task not in TASKS or "decoder" not in node.params:
+        return {}
+    module = task_module(task)
+    write = getattr(module, "deployment", None)
+    if write is None:
+        return {}
+    data = next((n for n in plan.nodes if n.id == "data"), None)
+    data_meta = dict(outputs.get(data.id, {})) if data is not None else {}
+    try:
+        params = {**node.params, "decoder": resolve_anchors(node.params["decoder"], data_meta)}
+    except ValueError as exc:  # the benchmark decoded with them, so this is a damaged cache entry: say so, go on
+        log.warning("stage %s: no %s written: %s", node.stage, module.DEPLOYMENT_FILE, exc)
+        return {}
+    facts = write(
+        params,
+        classes=data_meta.get("classes") or (),
+        category_ids=data_meta.get("category_ids") or (),
+        preprocessing={k: data.params[k] for k in PREPROCESSING if data is not None and k in data.params},
+        io=evaluation.get("io"),
+    )
+    target = stage_dir / str(module.DEPLOYMENT_FILE)
+    target.write_text(json.dumps(facts, indent=2) + "\n")
+    return {target.stem: target.relative_to(run_dir).as_posix()}
 
 
 def deliver_evaluation_files(

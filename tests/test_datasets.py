@@ -40,6 +40,18 @@ def test_shapes_are_deterministic_from_the_seed(tmp_path: Path) -> None:
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 
+def test_more_training_images_leave_the_evaluation_images_unchanged(tmp_path: Path) -> None:
+    """``dataset.max_images`` must not change what a stage is evaluated on (each split has its own stream)."""
+    for name, train in (("few", 2), ("many", 5)):
+        write_shapes(tmp_path / name, splits={"train": train, "val": 3}, image_size=64, seed=1)
+
+    def val_pixels(root: Path) -> list[bytes]:
+        stems = (root / "ImageSets" / "Main" / "val.txt").read_text().split()
+        return [np.asarray(Image.open(root / "JPEGImages" / f"{s}.jpg")).tobytes() for s in stems]
+
+    assert val_pixels(tmp_path / "few") == val_pixels(tmp_path / "many")
+
+
 def test_voc_and_coco_readers_agree_on_the_generated_boxes(shapes: Path) -> None:
     voc = read_voc(shapes, "val")
     coco = read_coco(shapes / "annotations" / "instances_val.json", shapes / "JPEGImages")

@@ -71,9 +71,15 @@ def test_yolov3_trains_prunes_quantizes_and_reports_map(tmp_path: Path) -> None:
     assert [s["name"] for s in results["stages"]] == ["baseline", "pruned", "pruned+int8"]
     _check_detection_stages(run_dir, results)
     sizes = {s["name"]: s["size_bytes"] for s in results["stages"]}
-    assert sizes["pruned"] < 0.4 * sizes["baseline"]  # half the filters of every layer: ~a quarter of the weights
+    assert sizes["pruned"] < 0.45 * sizes["baseline"]  # half the neck's filters: ~37% of the weights stay
     assert sizes["pruned+int8"] < 0.5 * sizes["pruned"]
     assert "mAP" in (run_dir / "report.md").read_text()
+    for stage in results["stages"]:  # beside each exported model: what decoding it takes, as the run decoded it
+        facts = json.loads((run_dir / stage["files"]["detector"]).read_text())
+        assert Path(stage["files"]["detector"]).parent == Path(stage["files"]["model"])
+        assert facts["anchors"] == results["dataset"]["anchors"]["anchors"]
+        assert facts["strides"] == [32, 16, 8] and facts["input"]["size"] == [64, 64]
+        assert facts["classes"] == ["circle", "square", "triangle", "diamond"]
 
 
 def test_a_multi_output_onnx_detector_runs_through_onnx_runtime(tmp_path: Path) -> None:

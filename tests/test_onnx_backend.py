@@ -161,6 +161,9 @@ def test_search_keeps_every_candidate_and_survives_a_failing_one(
     assert stage(outcome, "fp16[1]")["precision"] == "fp16"
     md = (outcome.run_dir / "report.md").read_text()
     assert "## Search: quantization candidates" in md and f"Selected: {result['selected']}" in md
+    # each candidate's Config names only what its mode read: no QDQ format or activation type for fp16
+    assert "| fp16 (float16 weights and compute, float32 inputs/outputs) |" in md and "fp16 qdq" not in md
+    assert "ptq_static qdq act=uint8 w=int8 per-channel calibration=minmax except nodes=no-such-node*" in md
 
 
 def test_paddle_ptq_model_in_onnx_format_converts_and_runs_in_ort(cache: Path, tmp_path: Path) -> None:

@@ -149,6 +149,11 @@ def test_search_selection_keeps_every_candidate_and_skips_failures() -> None:
     assert rows["int8[1]"]["status"] == "over budget"  # faster, but loses 3 points
     assert rows["int8-dynamic[2]"]["status"] == "failed" and "boom" in rows["int8-dynamic[2]"]["error"]
     assert result["selected"] == "int8[0]"
+    # the report's Config column names only the knobs each mode read: dynamic has no format, activation type or
+    # calibration (the defaults of those knobs were printed for it)
+    assert rows["int8[0]"]["applied"] == "ptq_static qdq act=uint8 w=int8 calibration=search"
+    assert rows["int8[1]"]["applied"].startswith("ptq_static qoperator ")
+    assert rows["int8-dynamic[2]"]["applied"] == "ptq_dynamic w=int8 per-channel activations quantized at run time"
 
 
 def test_planning_for_onnxruntime_imports_no_framework(conv11: Path) -> None:

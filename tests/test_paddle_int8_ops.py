@@ -104,6 +104,7 @@ def _int8_stage(tmp_path: Path, model_dir: Path, *overrides: str) -> dict[str, A
                 f"model.path={model_dir}",
                 "model.input_shape=[1,1,8,8]",
                 "strategy=quant",
+                "strategy.quant.paddle.algo=avg",  # one calibration (these shapes test the ops, not the search)
                 "target=host",
                 "target.threads=[1]",
                 "bench.repeats=5",
@@ -151,7 +152,7 @@ def test_a_detector_head_with_transposed_convolutions_runs_in_int8(tmp_path: Pat
 @pytest.mark.backend
 def test_an_attention_block_that_slices_its_shape_runs_in_int8(tmp_path: Path) -> None:
     model_dir = _export(tmp_path, "svtr", _SVTR_BLOCK)
-    int8 = _int8_stage(tmp_path, model_dir, "strategy.quant.paddle.algo=avg", "bench.metrics=[top1_agreement,cosine]")
+    int8 = _int8_stage(tmp_path, model_dir, "bench.metrics=[top1_agreement,cosine]")  # avg: the sampler that broke
     assert int8["metrics"]["cosine"] > 0.9, int8["metrics"]
 
 

@@ -116,6 +116,9 @@ def test_the_neutral_algo_becomes_each_backends_own_method(algo: str, paddle: st
     else:
         err = error_for(*on_tflite)
         assert err.key == "strategy.quant.algo" and f"TFLite has no {algo}" in str(err)
+        # what exists instead, precisely: both TFLite quantizers have one activation calibration
+        assert "TFLite converter calibrates activations with the min/max" in str(err)
+        assert "ai-edge-quantizer 0.10 (for .tflite files) with a moving average (0.95)" in str(err)
 
 
 def test_paddles_own_algo_and_its_default() -> None:
@@ -128,6 +131,27 @@ def test_paddles_own_algo_and_its_default() -> None:
     assert err.key == "strategy.quant.paddle.algo" and "set one" in str(err)
     err = error_for("target=host", "strategy.quant.paddle.algo=minmax")
     assert err.key == "strategy.quant.paddle.algo" and "avg" in str(err.valid)
+
+
+def test_paddles_auto_searches_for_a_users_model_where_paddle_inference_can_score(tmp_path: Path) -> None:
+    """The issue's case: a model recipecc never saw gets the calibration search by default on Paddle Inference;
+    a Paddle Lite target cannot score candidates here and a built-in architecture keeps one fixed method: both say
+    why in the plan."""
+    (tmp_path / "m.pdmodel").write_bytes(b"\x08\x01")  # a whole protobuf; plan time never parses it further
+    (tmp_path / "m.pdiparams").write_bytes(b"\0")
+    user = ("model=file", f"model.path={tmp_path}", "model.input_shape=[1,1,8,8]", "strategy=int8")
+    searched = plan_for("target=host", *user)
+    params = searched.node("quantize").params
+    assert params["algo"] == "search" and params["candidates"] == ["avg", "hist", "KL", "mse", "abs_max"]
+    assert params["timed_candidates"] == 3
+    assert "algo auto -> the calibration search" in str(searched.checks)
+    pinned = plan_for("target=host", *user, "strategy.quant.paddle.algo=avg")
+    assert pinned.node("quantize").params["algo"] == "avg"
+    lite = plan_for("target=sd855", *user)
+    assert lite.node("quantize").params["algo"] == "avg"
+    assert "paddle_lite's int8 does not run on this machine" in _checks(lite)["strategy.quant"]
+    builtin = _checks(plan_for("target=host", "strategy=int8"))["strategy.quant"]
+    assert "built-in architecture 'digits_cnn'" in builtin and "strategy.quant.algo=search" in builtin
 
 
 def test_onnx_knobs_under_their_key_reach_the_quantize_pass() -> None:
@@ -154,6 +178,7 @@ def test_search_is_a_neutral_choice_where_the_backend_can_score_candidates() -> 
     assert lite.key == "strategy.quant.algo" and "paddle_lite" in str(lite)
     tflite = error_for("recipe=digits_tflite_smoke", "strategy.quant.algo=search")
     assert tflite.key == "strategy.quant.algo" and tflite.valid == ["auto", "minmax"]
+    assert "nothing to search over" in str(tflite)
 
 
 def test_an_exported_recipe_from_before_names_every_moved_key_at_once(tmp_path: Path) -> None:

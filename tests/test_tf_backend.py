@@ -274,6 +274,10 @@ def test_a_sparse_files_int8_weights_are_stored_sparse_again(
     model_file = outcome.run_dir / int8["files"]["model"]
     assert op_summary(model_file.read_bytes())["DENSIFY"]["ops"] == again["tensors"]
     assert "stored sparse again" in int8["model"]["conversion"]
+    # the sparse copies carry no quantization parameters (the DENSIFY outputs do), and what they cost is said
+    params = again["quantization_parameters"]
+    assert params["scales"] == params["zero_points"] and params["bytes"] == 12 * params["scales"]
+    assert f"{params['bytes']:,} bytes of the int8 file are quantization parameters" in int8["model"]["conversion"]
     # XNNPACK still runs every op: the int8 DENSIFY of a constant is folded when the model loads
     assert "TFLite's kernels" not in int8["latency"][0]["delegation"], int8["latency"][0]["delegation"]
     assert int8["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02

@@ -144,8 +144,11 @@ def evaluate(
     kept: dict[str, list[NDArray[Any]]] = {}
     channels_last = data_meta.get("layout") == "NHWC"
     labels_note: str | None = None
+    shapes: list[dict[str, Any]] = []  # each output's name and per-image shape, as the model gave it
     for images, targets in test_batches(data, batch_size, labelled):
         outputs = [np.asarray(o) for o in predict(feeds_for(task, input_names, images))]
+        if not shapes:
+            shapes = [{"name": str(n), "shape": list(o.shape[1:])} for n, o in zip(output_names, outputs, strict=False)]
         if channels_last:  # NHWC models give (N, H, W, C) maps: the tasks read (N, C, H, W)
             outputs = [o.transpose(0, 3, 1, 2) if o.ndim == 4 else o for o in outputs]
         if evaluator is not None and task == "classification" and labels_note is None:
@@ -190,6 +193,8 @@ def evaluate(
             **({"labels_note": labels_note} if labels_note else {}),
             "outputs": details,
             "headline_output": next(iter(details), None),
+            # what a deployer feeds and reads (detection: recipecc.deliver writes it into the stage's detector.json)
+            "io": {"inputs": [str(n) for n in input_names], "outputs": shapes},
             **(evaluator.details() if evaluator is not None else {}),
             # files the task wrote beside the kept outputs (detection: the COCO results file), relative to out_dir
             **({"files": evaluator.files(out_dir)} if evaluator is not None and hasattr(evaluator, "files") else {}),

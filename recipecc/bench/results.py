@@ -18,6 +18,7 @@ from typing import Any
 
 from recipecc.bench.facts import describe_run, measurement_sentences
 from recipecc.bench.latency_table import latency_table
+from recipecc.bench.search_config import applied_config
 from recipecc.metrics.drop import metric_drop
 from recipecc.plan.graph import Plan
 from recipecc.tasks import TASKS
@@ -266,7 +267,8 @@ def search_selection(
     rows: list[dict[str, Any]] = []
     for node in nodes:
         index = int(node.params["search_candidate"])
-        row: dict[str, Any] = {"index": index, "stage": node.stage, "config": search["candidates"][index]}
+        config = search["candidates"][index]
+        row: dict[str, Any] = {"index": index, "stage": node.stage, "config": config, "applied": applied_config(config)}
         stage = by_name.get(str(node.stage))
         if stage is None:
             quantize = next(iter(n for n in plan.nodes if n.id == node.inputs.get("model")), None)

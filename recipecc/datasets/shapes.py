@@ -9,14 +9,16 @@ The set is written in the formats users have, so tests and the offline demo exer
 - COCO instances: ``annotations/instances_{train,val}.json`` (``file_name`` relative to ``JPEGImages/``; polygon
   segmentations; category ids 1..K).
 
-Everything is a function of the arguments (numpy ``RandomState(seed)``, Pillow drawing, fixed JPEG quality): the
-same call writes the same files. Objects never overlap, so every box is the exact extent of its visible mask.
+Everything is a function of the arguments (one numpy ``RandomState`` per split, seeded from the seed and the
+split's name; Pillow drawing; fixed JPEG quality): the same call writes the same files, and a split's images do not
+depend on the size of another split. Objects never overlap, so every box is the exact extent of its visible mask.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "ShapesLayout",
     "coco_annotation_path",
+    "split_seed",
     "write_shapes",
 ]
 
@@ -199,6 +202,12 @@ def _voc_xml(image_name: str, size: int, objects: list[dict[str, Any]]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def split_seed(seed: int, split: str) -> int:
+    """Each split draws from its own stream, so a split's images do not depend on how many images another split
+    has: more training images (``dataset.max_images``) leave the evaluation images as they were."""
+    return zlib.crc32(f"{seed}:{split}".encode())
+
+
 def write_shapes(
     root: Path,
     *,
@@ -229,7 +238,6 @@ def write_shapes(
         "annotations",
     ):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    rng = np.random.RandomState(seed)
     palette = _palette()
     categories = [{"id": k + 1, "name": name, "supercategory": "shape"} for k, name in enumerate(SHAPE_CLASSES)]
     ids_by_split: dict[str, list[str]] = {}
@@ -243,6 +251,7 @@ def write_shapes(
             "categories": categories,
         }
         ids: list[str] = []
+        rng = np.random.RandomState(split_seed(seed, split))
         for _ in range(count):
             image_number += 1
             stem = f"{image_number:06d}"

@@ -6,11 +6,17 @@
 - ``strategy.prune.criterion: auto``: filter pruning by L1 norm where the pipeline builds a Paddle network (the
   filters really go away: fewer FLOPs), weight-magnitude pruning everywhere else (tfmot; ONNX files).
 - ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
-  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto -> avg, minmax -> abs_max,
+  calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto: below, minmax -> abs_max,
   percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
   calibration search); the TFLite converter's min/max. ``search`` calibrates with each of the backend's methods,
   scores every candidate against fp32 and keeps the best (ONNX Runtime; Paddle Inference on this machine):
   ``passes/calibration_search.py``. A method a backend does not have is a plan error naming the ones it has.
+- Paddle's ``auto``: the calibration search for a user's model file on a Paddle Inference target (the issue's case:
+  a model recipecc never saw, whose outputs may be dense maps that MinMax-style ranges break); PaddleSlim ``avg``
+  for the built-in architectures (their recipes are compared with PaddleX's reference rows and run on every host
+  target of the CI matrix: one fixed calibration, no five-way search per run; a Paddle knob pinned in those
+  recipes would be refused on their ONNX Runtime and TFLite targets) and on Paddle Lite targets (their int8 does not
+  run here, so no candidate can be scored).
 
 Backend knobs live under the backend's own key (``strategy.quant.paddle.*``, ``onnx.*``, ``tflite.*``) and are read
 by that backend only: one set on a target whose backend would ignore it is a plan-time error naming the key and
@@ -27,7 +33,16 @@ from recipecc.recipe.catalog import ARCHITECTURES, Runtime
 from recipecc.recipe.errors import RecipeError
 from recipecc.recipe.schema import QuantConfig
 
-__all__ = ["AUTO", "CALIBRATION", "SEARCH", "calibration_method", "check_backend_knobs", "resolve_neutral"]
+__all__ = [
+    "AUTO",
+    "CALIBRATION",
+    "ONLY_CALIBRATION",
+    "SEARCH",
+    "SEARCH_TIMED_CANDIDATES",
+    "calibration_method",
+    "check_backend_knobs",
+    "resolve_neutral",
+]
 
 AUTO = "auto"
 #: the calibration search (``strategy.quant.algo=search``; ``auto`` on ONNX Runtime)
@@ -36,12 +51,23 @@ SEARCH = "search"
 PADDLE_DEFAULT_ALGO = "avg"
 #: runtimes whose int8 models the Paddle calibration search runs on this machine (Paddle Inference on the CPU)
 PADDLE_SEARCH_RUNTIMES = ("paddle_inference",)
+#: calibration candidates a search times (its best-scoring ones, beside fp32); the others are scored only
+SEARCH_TIMED_CANDIDATES = 3
 
 #: neutral ``strategy.quant.algo`` -> each backend's own calibration method, in the backend's words
 CALIBRATION: dict[str, dict[str, str]] = {
     "paddle": {"minmax": "abs_max", "percentile": "hist", "entropy": "KL", "mse": "mse"},
     "onnx": {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"},
     "tf": {"minmax": "min/max"},
+}
+
+
+#: what a backend's calibration is when it has one method only (said when another is asked for)
+ONLY_CALIBRATION = {
+    "tf": "the TFLite converter calibrates activations with the min/max its calibrator logs over the representative "
+    "inputs, and ai-edge-quantizer 0.10 (for .tflite files) with a moving average (0.95) of each input's min/max; "
+    "neither has a histogram method (percentile, entropy/KL, MSE): ai-edge-quantizer's MSE, OCTAV and GPTQ "
+    "algorithms choose weight ranges only, so there is nothing to search over either",
 }
 
 
@@ -113,7 +139,8 @@ def check_backend_knobs(b: PlanBuilder, runtime: Runtime, quant: QuantConfig, ke
         return
     if methods is not None and quant.algo != AUTO and quant.algo not in methods:
         raise RecipeError(
-            f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration",
+            f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration"
+            + (f" ({ONLY_CALIBRATION[runtime.backend]})" if runtime.backend in ONLY_CALIBRATION else ""),
             key=f"{key}.algo",
             value=quant.algo,
             valid=[AUTO, *methods],
@@ -141,12 +168,30 @@ def _resolve_paddle_algo(b: PlanBuilder, quant: QuantConfig) -> QuantConfig:
         return quant
     if quant.algo == SEARCH:  # the pipeline plans the calibration search (its plan check says how)
         return replace(quant, paddle=replace(quant.paddle, algo=SEARCH))
+    runtime = b.recipe.target.runtime
+    if quant.algo == AUTO and b.recipe.model.arch == "file" and runtime in PADDLE_SEARCH_RUNTIMES:
+        b.check(
+            "strategy.quant",
+            "ok",
+            "algo auto -> the calibration search: your own model's outputs decide which PaddleSlim calibration "
+            "keeps them (abs-max style ranges break dense maps with rare large activations)",
+        )
+        return replace(quant, paddle=replace(quant.paddle, algo=SEARCH))
     if quant.algo == AUTO:
         algo = PADDLE_DEFAULT_ALGO
-        how = (
-            f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max; PaddleSlim's own default is hist; "
-            "strategy.quant.algo=search chooses per model)"
-        )
+        if runtime not in PADDLE_SEARCH_RUNTIMES:
+            how = (
+                f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max): {runtime}'s int8 does not run on "
+                "this machine, so calibration candidates cannot be scored here (the search needs Paddle Inference "
+                "targets); strategy.quant.algo=minmax|percentile|entropy|mse picks another method"
+            )
+        else:
+            how = (
+                f"algo auto -> PaddleSlim {algo} (mean of the per-batch abs-max) for the built-in architecture "
+                f"'{b.recipe.model.arch}': a fixed method, the same on every run of the recipes compared with "
+                "PaddleX's reference rows, one calibration; strategy.quant.algo=search scores PaddleSlim's five "
+                "methods for this model (user model files get that search by default)"
+            )
     else:
         algo = CALIBRATION["paddle"][quant.algo]
         how = f"algo {quant.algo} -> PaddleSlim {algo}"

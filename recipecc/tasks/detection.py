@@ -26,9 +26,22 @@ from recipecc.metrics.yolo import YoloDecoder
 from recipecc.tasks import Task
 from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept
 
-__all__ = ["DETECTIONS_FILE", "TASK", "Evaluator", "decoder", "fidelity", "keep", "predictions", "score"]
+__all__ = [
+    "DEPLOYMENT_FILE",
+    "DETECTIONS_FILE",
+    "TASK",
+    "Evaluator",
+    "decoder",
+    "deployment",
+    "fidelity",
+    "keep",
+    "predictions",
+    "score",
+]
 
 DETECTIONS_FILE = "detections.json"
+#: written beside every exported detector in the run folder (``recipecc.deliver``): how to feed and decode it
+DEPLOYMENT_FILE = "detector.json"
 #: boxes kept per image for the comparison with the baseline (COCO's maxDets)
 KEPT_BOXES = 100
 
@@ -57,6 +70,78 @@ def decoder(params: Mapping[str, Any]) -> YoloDecoder:
         num_classes=int(params["num_classes"]),
         input_size=int(spec["input_size"]),
     )
+
+
+def deployment(
+    params: Mapping[str, Any],
+    *,
+    classes: Sequence[str] = (),
+    category_ids: Sequence[int] = (),
+    preprocessing: Mapping[str, Any] | None = None,
+    io: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a deployer needs to turn the exported model's raw head maps into boxes, as the run decoded them.
+
+    ``params`` are the bench node's task parameters with the anchors resolved (``decoder``, ``num_classes``);
+    ``io`` the input names and each output's name and per-image shape the benchmark saw (``evaluation.io``);
+    ``preprocessing`` the data step's resize and normalisation. The decoding rule and the thresholds are those of
+    :class:`recipecc.metrics.yolo.YoloDecoder`, which scored every stage of the run.
+    """
+    yolo = decoder(params)
+    outputs = list((io or {}).get("outputs") or [])
+    if len(outputs) != len(yolo.masks):
+        outputs = [{"name": None, "shape": None} for _ in yolo.masks]
+    levels = []
+    for out, mask in zip(outputs, yolo.masks, strict=True):
+        shape = out.get("shape")
+        grid = list(shape[-2:]) if shape and len(shape) == 3 else None
+        levels.append(
+            {
+                "name": out.get("name"),
+                "shape": shape,
+                "stride": yolo.input_size // grid[0] if grid else None,
+                "anchor_mask": list(mask),
+                "anchors": [[int(w), int(h)] for w, h in (yolo.anchors[k] for k in mask)],
+            }
+        )
+    names = [str(c) for c in classes] or [str(i) for i in range(yolo.num_classes)]
+    ids = [int(c) for c in category_ids] or list(range(1, yolo.num_classes + 1))
+    pre = dict(preprocessing or {})
+    return {
+        "format": "recipecc detector 1",
+        "decoder": "yolov3",
+        "input": {
+            "names": list((io or {}).get("inputs") or []),
+            "size": [yolo.input_size, yolo.input_size],
+            "layout": pre.get("layout", "NCHW"),
+            "color": pre.get("color", "RGB"),
+            "resize": "to the square input, aspect ratio not kept (bilinear)",
+            "scale": pre.get("scale"),
+            "mean": pre.get("mean"),
+            "std": pre.get("std"),
+            "normalise": "(pixel * scale - mean) / std, per channel",
+        },
+        "outputs": levels,
+        "strides": [level["stride"] for level in levels],
+        "anchors": [[int(w), int(h)] for w, h in yolo.anchors],
+        "anchor_masks": [list(m) for m in yolo.masks],
+        "num_classes": yolo.num_classes,
+        "classes": names,
+        "category_ids": ids,
+        "output_layout": f"per output: [N, {len(yolo.masks[0])} anchors x (x, y, w, h, objectness, "
+        f"{yolo.num_classes} class logits), H, W]",
+        "box": "cx = (col + sigmoid(x)) / W, cy = (row + sigmoid(y)) / H, w = exp(w) * anchor_w / input_w, "
+        "h = exp(h) * anchor_h / input_h (fractions of the image; Paddle's yolo_box)",
+        "score": "sigmoid(objectness) * sigmoid(class logit); anchors whose objectness is below score_threshold, "
+        "and class scores not above it, are dropped before NMS",
+        "score_threshold": yolo.conf_threshold,
+        "nms": {
+            "kind": "per class, greedy",
+            "iou_threshold": yolo.nms_threshold,
+            "top_k_per_class": yolo.nms_top_k,
+            "keep_top_k": yolo.keep_top_k,
+        },
+    }
 
 
 def predictions(outputs: Sequence[NDArray[Any]], **params: Any) -> NDArray[np.float32]:
@@ -112,7 +197,8 @@ def score(predicted: NDArray[Any], targets: NDArray[Any], *, reference: bool = F
         )
     evaluator = Evaluator(**params)
     evaluator.add(predicted, targets)
-    return evaluator.metrics()["map"]
+    # the headline only (training scores every epoch with this): the VOC metrics of metrics() are not needed
+    return float(coco_ap(evaluator.ground_truth(), evaluator.detections)["map"])
 
 
 class Evaluator:

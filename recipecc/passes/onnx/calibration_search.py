@@ -1,7 +1,9 @@
 """ONNX Runtime's side of the calibration search (``algo: auto``): candidates and how a candidate is measured.
 
 MinMax, Percentile and Entropy, each with per-channel and per-tensor weights (ORT runs the two at different
-speeds), measured with an ONNX Runtime session at one thread. The search itself (scoring images, rule, record) is
+speeds), measured with an ONNX Runtime session at one thread. Calibration is most of the search's time (histograms
+over every activation for Percentile and Entropy): ``passes/onnx/quantize.py`` computes each method's activation
+ranges once and both weight granularities reuse them. The search itself (scoring images, rule, record) is
 backend-free: ``recipecc/passes/calibration_search.py``.
 """
 
@@ -33,13 +35,18 @@ def _session(path: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _measure(path: Path, input_name: str, images: NDArray[Any], batch: int) -> tuple[NDArray[Any], float]:
-    """First outputs on ``images`` (in the model's batch size) and the median one-thread latency in ms."""
+def _outputs(path: Path, input_name: str, images: NDArray[Any], batch: int) -> NDArray[Any]:
+    """First outputs on ``images``, fed in the model's batch size."""
     session = _session(path)
     chunks = [images[i : i + batch] for i in range(0, len(images) - batch + 1, batch)]
-    outputs = np.concatenate([session.run(None, {input_name: chunk})[0] for chunk in chunks])
-    feed = {input_name: chunks[0]}
-    return outputs, median_ms(lambda: session.run(None, feed))
+    return np.concatenate([session.run(None, {input_name: chunk})[0] for chunk in chunks])
+
+
+def _latency(path: Path, input_name: str, images: NDArray[Any], batch: int) -> float:
+    """Median one-thread latency in ms of one call on the first ``batch`` images."""
+    session = _session(path)
+    feed = {input_name: images[:batch]}
+    return median_ms(lambda: session.run(None, feed))
 
 
 def search_calibration(
@@ -51,10 +58,12 @@ def search_calibration(
     calibration: NDArray[Any],
     held_out: NDArray[Any],
     quantize: Callable[[Candidate, Path], None],
+    timed: int,
     batch: int = 1,
     per_channel_choices: tuple[bool, ...] = (True, False),
 ) -> dict[str, Any]:
-    """Quantize with every candidate (``quantize(candidate, path)``), score and time each, keep the best at ``out``.
+    """Quantize with every candidate (``quantize(candidate, path)``), score each, time the best few, keep the
+    selected one at ``out``.
 
     Returns the record for the report: every candidate's numbers, the one selected and why.
     """
@@ -64,7 +73,9 @@ def search_calibration(
         calibration=calibration,
         held_out=held_out,
         quantize=quantize,
-        measure=lambda path, images: _measure(path or source, input_name, images, batch),
+        outputs=lambda path, images: _outputs(path or source, input_name, images, batch),
+        latency=lambda path, images: _latency(path or source, input_name, images, batch),
+        timed=timed,
         batch=batch,
         suffix=".onnx",
     )

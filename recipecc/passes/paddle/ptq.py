@@ -9,10 +9,11 @@ Only the operator types in ``op_types`` are quantized: the planner chooses those
 ``algo: search`` is a calibration search (``recipecc/passes/calibration_search.py``, shared with ONNX Runtime): every
 PaddleSlim method in ``candidates`` calibrates on the calibration images, each candidate runs in Paddle Inference
 with oneDNN int8 (the engine the benchmark measures, with this CPU's int8 numerics) on training images calibration
-did not see, is scored against the fp32 model and timed at one thread, and the best one faster than fp32 is kept;
-every candidate's numbers go into the report. Weights keep the recipe's granularity (per-channel by default): oneDNN
-runs per-channel and per-tensor int8 weights with the same kernels, so that axis would double the search's cost
-for no speed difference.
+did not see and is scored against the fp32 model; the best-scoring few and fp32 are timed at one thread, and the
+best-scoring one faster than fp32 is kept; every candidate's numbers go into the report. ``algo: auto`` plans this
+search for a user's own inference model on Paddle Inference targets (``plan/neutral.py``). Weights keep the
+recipe's granularity (per-channel by default): oneDNN runs per-channel and per-tensor int8 weights with the same
+kernels, so that axis would double the search's cost for no speed difference.
 
 Batch norm is folded into the convolutions before calibration (``optimize_model=True``: Paddle's
 ``conv_bn_fuse_pass`` family on the program): the folded weights are what gets quantized, as every int8 runtime
@@ -146,9 +147,8 @@ def _quantize(
 _SCORE_BATCH = 8
 
 
-def _measure(model_dir: Path, files: list[str], precision: str, images: NDArray[Any]) -> tuple[NDArray[Any], float]:
-    """First output on ``images`` and the median one-thread latency at batch 1, with Paddle Inference (oneDNN, as
-    the benchmark runs it)."""
+def _feeder(model_dir: Path, files: list[str], precision: str) -> Any:
+    """A call ``images -> first output`` on a Paddle Inference predictor (oneDNN, as the benchmark runs it)."""
     predictor = make_predictor(model_dir, files, precision, 1)
     feed = predictor.get_input_handle(predictor.get_input_names()[0])
     fetch = predictor.get_output_handle(predictor.get_output_names()[0])
@@ -160,10 +160,22 @@ def _measure(model_dir: Path, files: list[str], precision: str, images: NDArray[
         predictor.run()
         return np.asarray(fetch.copy_to_cpu())
 
+    return call
+
+
+def _outputs(model_dir: Path, files: list[str], precision: str, images: NDArray[Any]) -> NDArray[Any]:
+    """First output on ``images`` with Paddle Inference."""
+    call = _feeder(model_dir, files, precision)
     with quiet_stdout():  # oneDNN's int8 passes print statistics on the first run
-        outputs = np.concatenate([call(images[i : i + _SCORE_BATCH]) for i in range(0, len(images), _SCORE_BATCH)])
-        one = images[:1]
-        return outputs, median_ms(lambda: call(one))
+        return np.concatenate([call(images[i : i + _SCORE_BATCH]) for i in range(0, len(images), _SCORE_BATCH)])
+
+
+def _latency(model_dir: Path, files: list[str], precision: str, images: NDArray[Any]) -> float:
+    """Median one-thread latency in ms at batch 1 with Paddle Inference."""
+    call = _feeder(model_dir, files, precision)
+    one = images[:1]
+    with quiet_stdout():
+        return median_ms(lambda: call(one))
 
 
 def run(ctx: PassContext) -> dict[str, Any]:
@@ -189,7 +201,9 @@ def run(ctx: PassContext) -> dict[str, Any]:
             calibration=images,
             held_out=np.ascontiguousarray(pool[order[count:]], dtype=np.float32),
             quantize=lambda c, target: _quantize(source, meta, images, target, p, algo=c.algo, per_channel=per_channel),
-            measure=lambda path, held: _measure(path or source, files, "fp32" if path is None else "int8", held),
+            outputs=lambda path, held: _outputs(path or source, files, "fp32" if path is None else "int8", held),
+            latency=lambda path, held: _latency(path or source, files, "fp32" if path is None else "int8", held),
+            timed=int(p["timed_candidates"]),
         )
         for name in files:
             shutil.copyfile(chosen / name, ctx.out_dir / name)

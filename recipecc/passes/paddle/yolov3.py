@@ -226,30 +226,43 @@ def yolo_loss(
     ``gt_label`` ``[N, B]`` int32 class indices; ``anchors`` the nine (w, h) pairs in input pixels the decoder
     uses (fitted to the data, or COCO's), whole numbers as Paddle's op takes them.
 
-    With ``iou_thresh`` >= 1 this is Paddle's fused ``yolo_loss`` op (one responsible anchor per box). Below 1,
-    every anchor whose IoU with a box exceeds ``iou_thresh`` answers for it too (PaddleDetection's
+    With ``iou_thresh`` >= 1 each level's loss is Paddle's fused ``yolo_loss`` op (one responsible anchor per box).
+    Below 1, every anchor whose IoU with a box exceeds ``iou_thresh`` answers for it too (PaddleDetection's
     ``Gt2YoloTarget(iou_thresh=...)`` + ``YOLOv3Loss``): targets from :func:`recipecc.metrics.yolo_targets`, the same
-    terms as the op (sigmoid CE on x/y and L1 on w/h weighted by ``2 - w * h``, sigmoid CE on objectness where the
-    prediction's best IoU with a box is below ``ignore_thresh`` or the anchor is responsible, sigmoid CE on classes).
+    terms as the op (:func:`_assigned_level_loss`).
     """
+    assigned = None
     if iou_thresh < 1.0:
-        return _assigned_yolo_loss(outputs, gt_box, gt_label, num_classes, anchors, ignore_thresh, iou_thresh)
+        from recipecc.metrics.yolo_targets import yolo_targets
+
+        boxes = gt_box.numpy() if isinstance(gt_box, paddle.Tensor) else np.asarray(gt_box)
+        labels = gt_label.numpy() if isinstance(gt_label, paddle.Tensor) else np.asarray(gt_label)
+        input_size = int(outputs[0].shape[2]) * DOWNSAMPLE[0]
+        grids = [(int(o.shape[2]), int(o.shape[3])) for o in outputs]
+        assigned = yolo_targets(boxes, labels, anchors, ANCHOR_MASKS, grids, num_classes, input_size, iou_thresh)
+        gt = paddle.to_tensor(boxes.astype(np.float32))
     flat = [int(v) for pair in anchors for v in pair]
     total = None
-    for output, mask, stride in zip(outputs, ANCHOR_MASKS, DOWNSAMPLE, strict=True):
-        loss = paddle.vision.ops.yolo_loss(
-            output,
-            gt_box,
-            gt_label,
-            anchors=flat,
-            anchor_mask=list(mask),
-            class_num=num_classes,
-            ignore_thresh=ignore_thresh,
-            downsample_ratio=stride,
-            use_label_smooth=False,
-        )
-        level = paddle.mean(loss)
-        total = level if total is None else total + level
+    for level, (output, mask, stride) in enumerate(zip(outputs, ANCHOR_MASKS, DOWNSAMPLE, strict=True)):
+        h = int(output.shape[2])
+        if assigned is None:
+            loss = paddle.vision.ops.yolo_loss(
+                output,
+                gt_box,
+                gt_label,
+                anchors=flat,
+                anchor_mask=list(mask),
+                class_num=num_classes,
+                ignore_thresh=ignore_thresh,
+                downsample_ratio=stride,
+                use_label_smooth=False,
+            )
+            level_loss = paddle.mean(loss)
+        else:
+            target = paddle.to_tensor(assigned[level])
+            level_anchors = [anchors[k] for k in mask]
+            level_loss = _assigned_level_loss(output, target, gt, level_anchors, num_classes, ignore_thresh, stride * h)
+        total = level_loss if total is None else total + level_loss
     assert total is not None
     return total
 
@@ -263,63 +276,50 @@ def _best_iou(pred: paddle.Tensor, gt: paddle.Tensor) -> paddle.Tensor:
     return paddle.max(inter / paddle.clip(union, min=1e-9), axis=-1)
 
 
-def _assigned_yolo_loss(
-    outputs: Sequence[paddle.Tensor],
-    gt_box: paddle.Tensor,
-    gt_label: paddle.Tensor,
-    num_classes: int,
+def _assigned_level_loss(
+    output: paddle.Tensor,
+    target: paddle.Tensor,
+    gt: paddle.Tensor,
     anchors: Sequence[Sequence[int]],
+    num_classes: int,
     ignore_thresh: float,
-    iou_thresh: float,
+    input_size: int,
 ) -> paddle.Tensor:
-    from recipecc.metrics.yolo_targets import yolo_targets
-
-    input_size = int(outputs[0].shape[2]) * DOWNSAMPLE[0]
-    grids = [(int(o.shape[2]), int(o.shape[3])) for o in outputs]
-    boxes = gt_box.numpy() if isinstance(gt_box, paddle.Tensor) else np.asarray(gt_box)
-    labels = gt_label.numpy() if isinstance(gt_label, paddle.Tensor) else np.asarray(gt_label)
-    targets = yolo_targets(boxes, labels, anchors, ANCHOR_MASKS, grids, num_classes, input_size, iou_thresh)
-    gt = paddle.to_tensor(boxes.astype(np.float32))
+    """One level's loss against :func:`recipecc.metrics.yolo_targets` targets (``[N, A, 6 + C, H, W]``), averaged
+    over images: sigmoid CE on x/y and L1 on w/h weighted by ``2 - w * h``, sigmoid CE on objectness where the
+    anchor is responsible or its prediction's best IoU with a box (``gt``) is below ``ignore_thresh``, sigmoid CE
+    on classes. ``anchors`` are this level's, in pixels of the ``input_size`` square."""
     bce = F.binary_cross_entropy_with_logits
-    total = None
-    for output, target_array, mask in zip(outputs, targets, ANCHOR_MASKS, strict=True):
-        n, _, h, w = output.shape
-        pred = output.reshape([n, len(mask), 5 + num_classes, h, w])
-        target = paddle.to_tensor(target_array)
-        scale, positive = target[:, :, 4], target[:, :, 5]
-        loss_xy = (
-            (
-                bce(pred[:, :, 0], target[:, :, 0], reduction="none")
-                + bce(pred[:, :, 1], target[:, :, 1], reduction="none")
-            )
-            * scale
-            * positive
-        )
-        loss_wh = (paddle.abs(pred[:, :, 2] - target[:, :, 2]) + paddle.abs(pred[:, :, 3] - target[:, :, 3])) * (
-            scale * positive
-        )
-        with paddle.no_grad():
-            gx = paddle.arange(w, dtype="float32").reshape([1, 1, 1, w])
-            gy = paddle.arange(h, dtype="float32").reshape([1, 1, h, 1])
-            aw = paddle.to_tensor([anchors[k][0] / input_size for k in mask], dtype="float32").reshape([1, -1, 1, 1])
-            ah = paddle.to_tensor([anchors[k][1] / input_size for k in mask], dtype="float32").reshape([1, -1, 1, 1])
-            decoded = paddle.stack(
-                [
-                    (gx + F.sigmoid(pred[:, :, 0])) / w,
-                    (gy + F.sigmoid(pred[:, :, 1])) / h,
-                    paddle.exp(paddle.clip(pred[:, :, 2], max=8.0)) * aw,
-                    paddle.exp(paddle.clip(pred[:, :, 3], max=8.0)) * ah,
-                ],
-                axis=-1,
-            ).reshape([n, -1, 4])
-            ignored = (_best_iou(decoded, gt) > ignore_thresh).astype("float32").reshape([n, len(mask), h, w])
-            counted = positive + (1.0 - positive) * (1.0 - ignored)
-        loss_obj = bce(pred[:, :, 4], positive, reduction="none") * counted
-        loss_cls = bce(pred[:, :, 5:], target[:, :, 6:], reduction="none") * positive.unsqueeze(2)
-        level = (loss_xy.sum() + loss_wh.sum() + loss_obj.sum() + loss_cls.sum()) / n
-        total = level if total is None else total + level
-    assert total is not None
-    return total
+    n, _, h, w = output.shape
+    pred = output.reshape([n, len(anchors), 5 + num_classes, h, w])
+    scale, positive = target[:, :, 4], target[:, :, 5]
+    loss_xy = (
+        (bce(pred[:, :, 0], target[:, :, 0], reduction="none") + bce(pred[:, :, 1], target[:, :, 1], reduction="none"))
+        * scale
+        * positive
+    )
+    loss_wh = (paddle.abs(pred[:, :, 2] - target[:, :, 2]) + paddle.abs(pred[:, :, 3] - target[:, :, 3])) * (
+        scale * positive
+    )
+    with paddle.no_grad():
+        gx = paddle.arange(w, dtype="float32").reshape([1, 1, 1, w])
+        gy = paddle.arange(h, dtype="float32").reshape([1, 1, h, 1])
+        aw = paddle.to_tensor([a[0] / input_size for a in anchors], dtype="float32").reshape([1, -1, 1, 1])
+        ah = paddle.to_tensor([a[1] / input_size for a in anchors], dtype="float32").reshape([1, -1, 1, 1])
+        decoded = paddle.stack(
+            [
+                (gx + F.sigmoid(pred[:, :, 0])) / w,
+                (gy + F.sigmoid(pred[:, :, 1])) / h,
+                paddle.exp(paddle.clip(pred[:, :, 2], max=8.0)) * aw,
+                paddle.exp(paddle.clip(pred[:, :, 3], max=8.0)) * ah,
+            ],
+            axis=-1,
+        ).reshape([n, -1, 4])
+        ignored = (_best_iou(decoded, gt) > ignore_thresh).astype("float32").reshape([n, len(anchors), h, w])
+        counted = positive + (1.0 - positive) * (1.0 - ignored)
+    loss_obj = bce(pred[:, :, 4], positive, reduction="none") * counted
+    loss_cls = bce(pred[:, :, 5:], target[:, :, 6:], reduction="none") * positive.unsqueeze(2)
+    return (loss_xy.sum() + loss_wh.sum() + loss_obj.sum() + loss_cls.sum()) / n
 
 
 def targets(

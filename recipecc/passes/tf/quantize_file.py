@@ -38,7 +38,7 @@ from recipecc.passes.data.arrays import load_split
 from recipecc.passes.quiet import quiet_native_stderr
 from recipecc.passes.tf.common import TFLITE_FILE, gzip_size
 from recipecc.passes.tf.flatbuffer_prep import op_summary, prepare
-from recipecc.passes.tf.sparse_int8 import same_outputs, store_weights_sparse
+from recipecc.passes.tf.sparse_int8 import quantization_parameter_bytes, same_outputs, store_weights_sparse
 
 __all__ = ["FILE_MODES", "run"]
 
@@ -128,6 +128,13 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
                 f"{again['tensors']} int8 weight tensors stored sparse again behind DENSIFY ops "
                 f"({again['dense_bytes']:,} -> {again['stored_bytes']:,} bytes, bit-identical outputs)"
             )
+        if again and "quantization_parameters" in again:
+            params = again["quantization_parameters"]
+            parts.append(
+                f"{params['bytes']:,} bytes of the int8 file are quantization parameters ({params['scales']:,} "
+                f"float32 scales, {params['zero_points']:,} int64 zero points: per output channel for every weight "
+                "and bias, and TFLite requires one zero point per scale; a float16 file has none)"
+            )
         elif again:
             parts.append(f"the int8 weights stay dense: {again['kept_dense']}")
     if prepared.get("signature_added"):
@@ -202,6 +209,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
             quantized = resparse
         else:
             stored["kept_dense"] = "the sparse re-encoding did not give bit-identical outputs"
+        stored["quantization_parameters"] = quantization_parameter_bytes(quantized)
         prepared = {**prepared, "sparse_int8_weights": stored}
     path: Path = ctx.out_dir / TFLITE_FILE
     path.write_bytes(quantized)

@@ -26,7 +26,7 @@ from pathlib import Path
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
-from recipecc.plan.neutral import AUTO, SEARCH, calibration_method, check_backend_knobs
+from recipecc.plan.neutral import AUTO, SEARCH, SEARCH_TIMED_CANDIDATES, calibration_method, check_backend_knobs
 from recipecc.plan.pipelines.paddle import model_stages
 from recipecc.plan.registry import PASSES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
@@ -227,8 +227,8 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
             f"static {onnx.format.upper()}, {onnx.activation_type} activations, {onnx.weight_type} weights; "
             "calibration chosen for this model: MinMax, Percentile and Entropy, each with per-channel and per-tensor "
             "weights, calibrated on the calibration images, scored against fp32 on training images calibration did "
-            "not see (cosine; with IoU for dense maps) and timed at 1 thread; the best faster than fp32 is kept "
-            "(all candidates in the report)"
+            f"not see (cosine; with IoU for dense maps); the {SEARCH_TIMED_CANDIDATES} best-scoring and fp32 are "
+            "timed at 1 thread and the best-scoring one faster than fp32 is kept (all candidates in the report)"
         )
         b.check("quant", "ok", chosen)
         why = chosen
@@ -268,6 +268,7 @@ def _quant_params(b: PlanBuilder, quant: QuantConfig, key: str) -> dict[str, obj
         "batch_size": quant.batch_size,
         "seed": b.recipe.seed,
         "why": why,
+        **({"timed_candidates": SEARCH_TIMED_CANDIDATES} if quant.mode == "ptq_static" and algo == AUTO else {}),
     }
 
 

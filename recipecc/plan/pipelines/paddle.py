@@ -19,6 +19,7 @@ from recipecc.common.selection import SelectionError, known_convolutions, resolv
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
 from recipecc.plan.format_targets import targets_reading
+from recipecc.plan.neutral import SEARCH_TIMED_CANDIDATES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import Runtime
 from recipecc.recipe.errors import RecipeError
@@ -272,11 +273,16 @@ def quantize(b: PlanBuilder, source: Stage, data: str) -> Stage:
             f"calibration chosen for this model: PaddleSlim {', '.join(PADDLE_CALIBRATION_ALGOS)} "
             f"({'per-channel' if quant.weight_per_channel else 'per-tensor'} weights), each calibrated on the "
             "calibration images, run in Paddle Inference with oneDNN int8 on training images calibration did not "
-            "see, scored against fp32 (cosine; with IoU for dense maps) and timed at 1 thread; the best faster than "
-            "fp32 is kept (all candidates in the report)"
+            f"see and scored against fp32 (cosine; with IoU for dense maps); the {SEARCH_TIMED_CANDIDATES} "
+            "best-scoring and fp32 are timed at 1 thread and the best-scoring one faster than fp32 is kept (all "
+            "candidates in the report)"
         )
         b.check("strategy.quant", "ok", f"algo search: {why}")
-        search = {"candidates": list(PADDLE_CALIBRATION_ALGOS), "why": why}
+        search = {
+            "candidates": list(PADDLE_CALIBRATION_ALGOS),
+            "timed_candidates": SEARCH_TIMED_CANDIDATES,
+            "why": why,
+        }
     params = {
         "mode": quant.mode,
         "bits": quant.bits,

@@ -217,7 +217,11 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 valid="float, or mode ptq_static / qat",
             )
         if quant.mode == "ptq_static":
-            b.check("calibration", "ok", "TFLite converter calibration: min/max")
+            b.check(
+                "calibration",
+                "ok",
+                "TFLite converter calibration: min/max over the representative inputs (the converter's only method)",
+            )
 
 
 #: ai-edge-quantizer recipe -> (tf.quantize_file mode, stage name, precision)
@@ -275,7 +279,10 @@ def _check_file_quant(b: PlanBuilder) -> None:
             valid="float, or the static_wi8_ai8 recipe (strategy.quant.mode=ptq_static)",
         )
     calibration = (
-        f", min/max calibrated on {quant.batch_nums * quant.batch_size} inputs" if recipe == "static_wi8_ai8" else ""
+        f", activation ranges from a moving average (0.95) of each calibration input's min/max over "
+        f"{quant.batch_nums * quant.batch_size} inputs (its only calibration)"
+        if recipe == "static_wi8_ai8"
+        else ""
     )
     b.check(
         "quant.tflite",

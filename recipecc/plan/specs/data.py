@@ -30,6 +30,7 @@ SPECS = (
         "Read a label-map set (VOC, Cityscapes, PaddleSeg lists; or generate the shapes set), resize, normalise, "
         "write memory-mapped arrays",
         ("numpy", "pillow"),
+        version=2,  # 2: the shapes set draws each split from its own random stream
     ),
     PassSpec(
         "data.detection",
@@ -39,5 +40,6 @@ SPECS = (
         "Read a VOC / COCO detection set (or generate the shapes set), resize, normalise, write memory-mapped "
         "arrays, packed boxes and the COCO ground truth of the evaluated images",
         ("numpy", "pillow", "defusedxml"),
+        version=2,  # 2: the shapes set draws each split from its own random stream
     ),
 )

@@ -58,7 +58,8 @@ SPECS = (
         "onnx",
         "ONNX Runtime quantization: static QDQ/QOperator (calibrated), dynamic, or fp16 conversion",
         _TOOLS,
-        version=3,  # 2, 3: the calibration methods (also the search's candidates) in ORT's words (MinMax, ...)
+        version=4,  # 2, 3: the calibration methods (also the search's candidates) in ORT's words (MinMax, ...); 4: the
+        # calibration search times its 3 best-scoring candidates only
     ),
     PassSpec(
         "onnx.prune",
@@ -76,6 +77,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(ONNX Runtime; every input and output)",
         _TOOLS,
-        version=3,  # 3: CPU time / share per latency row
+        version=4,  # 3: CPU time / share per latency row; 4: input/output names and shapes (evaluation.io)
     ),
 )

@@ -79,9 +79,10 @@ SPECS = (
         "recipecc.passes.paddle.ptq:run",
         "paddle-inference",
         "Static int8 post-training quantization (PaddleSlim quant_post_static), calibrated on training data, batch "
-        "norm folded into the convolutions first; algo auto: a calibration search scored with Paddle Inference",
+        "norm folded into the convolutions first; algo search (auto for a user's model): a calibration search scored "
+        "with Paddle Inference",
         _TOOLS,
-        version=3,  # 2: algo search (calibration search); 3: batch norm folded before calibration
+        version=4,  # 2: algo search; 3: batch norm folded before calibration; 4: the search times the best 3 only
     ),
     PassSpec(
         "paddle.bench",
@@ -91,6 +92,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size on disk, latency median/p90 per thread count "
         "(Paddle Inference; every input and output)",
         ("paddlepaddle", "numpy"),
-        version=4,  # 4: CPU time / share per latency row
+        version=5,  # 4: CPU time / share per latency row; 5: input/output names and shapes (evaluation.io)
     ),
 )

@@ -53,7 +53,8 @@ SPECS = (
         "ai-edge-quantizer on a user's .tflite file: static int8 (min/max calibrated), dynamic or weight-only int8; "
         "old operator codes, float16 / sparse weights and a missing signature are fixed first",
         ("ai-edge-quantizer", "ai-edge-litert", "numpy"),
-        version=3,  # 2: what sparse weights held (prepared.sparse_weights); 3: static int8 weights stored sparse again
+        version=4,  # 2: what sparse weights held (prepared.sparse_weights); 3: static int8 weights stored sparse again;
+        # 4: no duplicate quantization parameters on the sparse copies, their bytes recorded
     ),
     PassSpec(
         "tf.qat",
@@ -71,6 +72,6 @@ SPECS = (
         "The task's metric / fidelity on the held-out split, size (plain and gzipped), latency median/p90 per "
         "thread count (LiteRT interpreter, XNNPACK; every input and output)",
         ("ai-edge-litert", "numpy"),
-        version=3,  # 3: CPU time / share per latency row, XNNPACK delegation
+        version=4,  # 3: CPU time / share per latency row, XNNPACK delegation; 4: evaluation.io
     ),
 )

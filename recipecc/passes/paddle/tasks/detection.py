@@ -49,22 +49,17 @@ def augment(
 
 
 def targets(array: NDArray[Any]) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """``(gt_box, gt_label)``: normalised centre boxes ``[N, 50, 4]`` and int32 labels ``[N, 50]``."""
+    """``(gt_box, gt_label)``: normalised centre boxes ``[N, 50, 4]`` and int32 labels ``[N, 50]`` of the boxes
+    that are not ignored (VOC's "difficult", COCO's crowds)."""
+    from recipecc.passes.paddle.yolov3 import targets as yolo_targets
+
     samples = unpack_targets(array)
-    gt_box = np.zeros((len(samples), MAX_TRAIN_BOXES, 4), dtype=np.float32)
-    gt_label = np.zeros((len(samples), MAX_TRAIN_BOXES), dtype=np.int32)
-    for i, sample in enumerate(samples):
-        keep = ~sample.ignore
-        boxes, labels = sample.boxes[keep][:MAX_TRAIN_BOXES], sample.labels[keep][:MAX_TRAIN_BOXES]
-        n = len(boxes)
-        if not n:
-            continue
-        w, h = float(sample.width), float(sample.height)
-        gt_box[i, :n, 0] = (boxes[:, 0] + boxes[:, 2]) / 2 / w
-        gt_box[i, :n, 1] = (boxes[:, 1] + boxes[:, 3]) / 2 / h
-        gt_box[i, :n, 2] = (boxes[:, 2] - boxes[:, 0]) / w
-        gt_box[i, :n, 3] = (boxes[:, 3] - boxes[:, 1]) / h
-        gt_label[i, :n] = labels
+    gt_box, gt_label = yolo_targets(
+        [s.boxes[~s.ignore] for s in samples],
+        [s.labels[~s.ignore] for s in samples],
+        [(s.width, s.height) for s in samples],
+        MAX_TRAIN_BOXES,
+    )
     return paddle.to_tensor(gt_box), paddle.to_tensor(gt_label)
 
 
