@@ -1,5 +1,6 @@
-"""Segmentation end to end on the generated shapes set: train briefly, prune, finetune, quantize, report mIoU for
-every stage (paddle); the architectures' sizes at the reference settings; the Keras DeepLabv3 through TFLite."""
+"""Segmentation end to end on the generated shapes set: the demo trains, prunes, finetunes, quantizes and reports
+mIoU for every stage (paddle); the architectures' sizes at the reference settings; the Keras DeepLabv3 through
+TFLite."""
 
 from __future__ import annotations
 
@@ -29,8 +30,23 @@ SMALL = [
 ]
 
 
-def run(tmp_path: Path, *overrides: str) -> RunOutcome:
-    recipe = validate_recipe(compose_recipe([f"cache_dir={tmp_path / 'cache'}", *SMALL, *overrides]))
+#: the demo at CI size: 64 training steps (8 epochs of 64 images), 1 finetune epoch, 16 held-out images
+DEMO_SMALL = [
+    "dataset.max_images=64",
+    "dataset.eval_images=16",
+    "strategy.finetune.epochs=1",
+    "strategy.quant.batch_nums=2",
+    "strategy.quant.batch_size=4",
+    "model.train.epochs=8",
+    "model.train.lr=0.02",  # what these thresholds were measured with (the demo's 0.03 suits its 512 steps)
+    "bench.warmup=2",
+    "bench.repeats=5",
+    "target.threads=[1]",
+]
+
+
+def run(tmp_path: Path, *overrides: str, small: list[str] = SMALL) -> RunOutcome:
+    recipe = validate_recipe(compose_recipe([f"cache_dir={tmp_path / 'cache'}", *small, *overrides]))
     return run_recipe(recipe, tmp_path / "run")
 
 
@@ -38,12 +54,11 @@ def stage(outcome: RunOutcome, name: str) -> dict[str, Any]:
     return next(s for s in outcome.results["stages"] if s["name"] == name)
 
 
-def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
-    outcome = run(
-        tmp_path, "recipe=deeplabv3_mnv2_quant", "strategy=prune_quant", "strategy.prune.ratio=0.3",
-        "strategy.finetune.epochs=1", "strategy.finetune.batch_size=8", "model.width=0.5",
-        "strategy.quant.batch_nums=2", "strategy.quant.batch_size=4",
-    )  # fmt: skip
+def test_demo_segments_then_prunes_and_quantizes(tmp_path: Path) -> None:
+    """The offline demo (``recipe=fastscnn_shapes``: Fast-SCNN trained from scratch, pruned 30%, finetuned, int8) at
+    CI size: 64 steps on 64 images. The network must learn (its mIoU clearly above predicting background
+    everywhere, which is where the earlier demo ended), and every compressed stage is scored the same way."""
+    outcome = run(tmp_path, "recipe=fastscnn_shapes", small=DEMO_SMALL)
     results = outcome.results
     assert results["task"] == "segmentation" and results["quality_metric"] == "miou"
     assert results["quality_label"] == "mIoU (x100)" and results["quality_percent"] is False
@@ -53,17 +68,22 @@ def test_deeplab_train_prune_quantize_reports_miou(tmp_path: Path) -> None:
         assert 0.0 <= s["metrics"]["miou"] <= 1.0 and 0.0 <= s["metrics"]["pixel_accuracy"] <= 1.0
         assert len(s["evaluation"]["per_class_iou"]) == 5 and s["evaluation"]["ignore_index"] == 255
     baseline, pruned, int8 = (stage(outcome, n) for n in names)
-    # trained for seconds at 32x32 the network is at least as good as predicting background everywhere (whether it
-    # learns more is the demo benchmark's question: benchmarks/segmentation_demo.py records its mIoU)
     from recipecc.passes.data.arrays import load_split
     from recipecc.tasks.segmentation import score
 
     labels = load_split(Path(outcome.plan.cache_root) / outcome.plan.node("data").key)["y_test"]
     background = score(np.zeros_like(labels), labels, num_classes=5)
-    assert baseline["metrics"]["miou"] >= background - 1e-9
+    # learned: background everywhere scores 0.185 on these 16 images, and its background IoU is the background's
+    # share of the pixels (0.92); after 64 steps the network scores 0.24, with background IoU 0.95 (it finds the
+    # shapes) and circles at 0.20 IoU (the demo's 512 steps: 0.49, every class above 0.1)
+    assert baseline["metrics"]["miou"] >= background + 0.02, (baseline["metrics"], background)
+    iou = baseline["evaluation"]["per_class_iou"]
+    assert iou[0] >= background * 5 + 0.01 and max(iou[1:]) > 0.05, iou
     assert pruned["model"]["flops_reduction"] > 0.3  # filters pruned through the residual additions
-    # int8 stores the weights in a quarter of the bytes, but at width 0.5 and 32x32 the program (which grows with the
-    # quantize/dequantize ops) is a third of the file: the weights file shrinks ~2.7x, the whole model less
+    # Fast-SCNN's pyramid pooling (1/2/3/6 bins) on a 2x2 map: oneDNN has no int8 adaptive pool there, so pool2d
+    # stays fp32 and the rest runs int8 (without that, Paddle Inference failed at the first call)
+    assert "pool2d in fp32" in int8["latency"][0]["engine"], int8["latency"][0]["engine"]
+    assert int8["metrics"]["miou"] >= pruned["metrics"]["miou"] - 0.05
     weights = {
         s: (tmp_path / "run" / "models" / s / "model.pdiparams").stat().st_size for s in ("pruned", "pruned+int8")
     }
