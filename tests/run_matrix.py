@@ -11,8 +11,14 @@ image the architecture takes, 100 digits, a narrow network where the architectur
 calls, one thread. Values a recipe sets to zero stay zero (``train.epochs: 0`` means untrained: that path is
 tested as shipped).
 
-Pairs run in a few child processes (``python run_matrix.py PAIRS.json OUT.json``) that each keep their backend
-workers alive across pairs and share one artifact cache, so frameworks are imported once per process.
+No work is done twice. Every pair runs against ONE artifact cache (content-addressed keys, a file lock per key),
+so a step that two pairs plan identically (the same training on two targets, the same trained model under four
+strategies) is computed once and taken from the cache by the other: a pair whose plan is wholly cached runs no
+pass. Recipes that train the same model (equal ``model`` and ``dataset`` sections once composed) form a family
+that one child runs from start to end, so two children never wait on each other's lock for the same training.
+Families go into a queue, largest first, and the children (``python run_matrix.py QUEUE.json OUT.json CACHE
+RUNS``) take the next family whenever they finish one, so both cores stay busy to the end. Each child keeps its
+backend workers alive across pairs, so frameworks are imported once per child.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PairOutcome", "discover", "results_problem", "run_matrix", "smoke_overrides", "violation"]
+__all__ = ["PairOutcome", "discover", "families", "results_problem", "run_matrix", "smoke_overrides", "violation"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: architectures with a width multiplier that the matrix narrows (resnet50 has none)
@@ -205,45 +211,88 @@ def violation(o: PairOutcome) -> str | None:
     return f"{where}: plan accepted, run {o.run} after {o.seconds} s:\n{o.message}\n{o.log_tail}"
 
 
-def _child(pairs_file: Path, result_file: Path, cache: Path, out_dir: Path) -> None:
-    """Run the pairs of ``pairs_file`` one after the other with shared backend workers."""
+def _claim_next(queue_file: Path) -> list[list[str]] | None:
+    """Take the first family off the shared queue (None when it is empty)."""
+    from filelock import FileLock
+
+    while not queue_file.is_file():  # the parent groups the families while the children start
+        time.sleep(0.1)
+    with FileLock(f"{queue_file}.lock"):
+        queue = json.loads(queue_file.read_text())
+        if not queue:
+            return None
+        queue_file.write_text(json.dumps(queue[1:]))
+    family: list[list[str]] = queue[0]
+    return family
+
+
+def _child(queue_file: Path, result_file: Path, cache: Path, out_dir: Path) -> None:
+    """Run families from the queue, one after the other, with shared backend workers, until the queue is empty."""
     import logging
 
     from recipecc.worker import BackendWorkers
 
     logging.disable(logging.WARNING)
-    pairs = json.loads(pairs_file.read_text())
-    outcomes = []
+    claimed: list[list[str]] = []
+    outcomes: list[dict[str, Any]] = []
     with BackendWorkers() as workers:
-        for recipe_name, target in pairs:
-            outcomes.append(asdict(_run_pair(recipe_name, target, cache, out_dir, workers)))
-            result_file.write_text(json.dumps(outcomes))  # partial results survive a crash of this process
+        while (family := _claim_next(queue_file)) is not None:
+            claimed += family
+            for recipe_name, target in family:
+                result_file.write_text(json.dumps({"claimed": claimed, "outcomes": outcomes}))
+                outcomes.append(asdict(_run_pair(recipe_name, target, cache, out_dir, workers)))
+            # partial results survive a crash of this process: its claimed pairs without outcome are reported
+            result_file.write_text(json.dumps({"claimed": claimed, "outcomes": outcomes}))
+
+
+def families(pairs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """``pairs`` grouped by what their recipes train: recipes whose composed ``model`` and ``dataset`` sections are
+    equal share their trained models (the same cache keys), so their pairs belong to one child. Largest first."""
+    from omegaconf import OmegaConf
+
+    from recipecc.recipe import compose_recipe
+
+    trains: dict[str, str] = {}
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for recipe_name, target in pairs:
+        if recipe_name not in trains:
+            composed = compose_recipe([f"recipe={recipe_name}"])
+            sections = {name: OmegaConf.to_container(composed[name], resolve=True) for name in ("model", "dataset")}
+            trains[recipe_name] = json.dumps(sections, sort_keys=True, default=str)
+        grouped.setdefault(trains[recipe_name], []).append((recipe_name, target))
+    return sorted(grouped.values(), key=lambda family: (-len(family), family))
 
 
 def run_matrix(pairs: list[tuple[str, str]], work: Path, processes: int = 2) -> list[PairOutcome]:
-    """Run ``pairs`` in ``processes`` children (pairs of one recipe stay together: they share trained models)."""
-    by_recipe: dict[str, list[tuple[str, str]]] = {}
-    for pair in pairs:
-        by_recipe.setdefault(pair[0], []).append(pair)
-    shares: list[list[tuple[str, str]]] = [[] for _ in range(processes)]
-    for group in sorted(by_recipe.values(), key=len, reverse=True):
-        min(shares, key=len).extend(group)
-    cache, out_dir = work / "cache", work / "runs"
+    """Run ``pairs`` in ``processes`` children sharing one cache and one queue of :func:`families`."""
+    work.mkdir(parents=True, exist_ok=True)
+    queue_file, cache, out_dir = work / "queue.json", work / "cache", work / "runs"
     children = []
-    for index, share in enumerate(s for s in shares if s):
-        pairs_file, result_file = work / f"pairs{index}.json", work / f"result{index}.json"
-        pairs_file.write_text(json.dumps(share))
-        command = [sys.executable, __file__, str(pairs_file), str(result_file), str(cache), str(out_dir)]
+    for index in range(processes):
+        result_file = work / f"result{index}.json"
+        command = [sys.executable, __file__, str(queue_file), str(result_file), str(cache), str(out_dir)]
         log = (work / f"child{index}.log").open("w")
-        children.append((subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), share, result_file))
+        children.append((subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), result_file))
+    queue: list[list[tuple[str, str]]] = []
+    try:
+        queue = families(pairs)
+    finally:  # written whatever happens (then empty), so the children never wait for it forever
+        (work / "queue.json.tmp").write_text(json.dumps(queue))
+        (work / "queue.json.tmp").replace(queue_file)
     outcomes: list[PairOutcome] = []
-    for child, share, result_file in children:
+    for child, result_file in children:
         child.wait()
-        done = [PairOutcome(**o) for o in json.loads(result_file.read_text())] if result_file.is_file() else []
+        record = json.loads(result_file.read_text()) if result_file.is_file() else {"claimed": [], "outcomes": []}
+        done = [PairOutcome(**o) for o in record["outcomes"]]
         outcomes += done
-        for recipe_name, target in share[len(done) :]:  # the child died: its remaining pairs did not run
+        for recipe_name, target in record["claimed"][len(done) :]:  # the child died: its claimed pairs did not run
             outcomes.append(
                 PairOutcome(recipe_name, target, [], "accepted", "crashed", f"matrix child exited {child.returncode}")
+            )
+    for family in json.loads(queue_file.read_text()):  # every child died before the queue was empty
+        for recipe_name, target in family:
+            outcomes.append(
+                PairOutcome(recipe_name, target, [], "accepted", "crashed", "no matrix child left to run it")
             )
     return outcomes
 

@@ -204,8 +204,9 @@ def test_every_accepted_plan_runs_on_the_host_targets(tmp_path: Path) -> None:
 
     Plan-accept <=> run-success: every accepted pair runs to a results.json whose every stage has its size,
     latency and quality (or says why quality is unmeasurable); a refused pair is refused by ``recipecc plan`` with
-    exit 2. Pairs of one recipe share one cache: model steps run once per recipe. New recipes and host targets
-    join by existing (``tests/run_matrix.py:discover``).
+    exit 2. All pairs share one cache, so a step two pairs plan alike (a training) runs once, and recipes training
+    the same model run in one child (``tests/run_matrix.py``). New recipes and host targets join by existing
+    (``tests/run_matrix.py:discover``).
     """
     _assert_plan_accept_iff_run_success(discover(host_only=True), tmp_path)
 
