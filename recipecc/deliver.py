@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recipecc.metrics.yolo import resolve_anchors
 from recipecc.plan.cache import ArtifactCache
 from recipecc.plan.graph import Plan, PlanNode
 from recipecc.tasks import TASKS, task_module
@@ -113,7 +112,7 @@ def _deployment_file(
     ``{"detector": path}`` for results.json, or nothing for tasks without such a file."""
     evaluation = outputs.get(node.id, {}).get("evaluation") or {}
     task = str(evaluation.get("task") or node.params.get("task", "classification"))
-    if task not in TASKS or "decoder" not in node.params:
+    if task not in TASKS:
         return {}
     module = task_module(task)
     write = getattr(module, "deployment", None)
@@ -122,17 +121,17 @@ def _deployment_file(
     data = next((n for n in plan.nodes if n.id == "data"), None)
     data_meta = dict(outputs.get(data.id, {})) if data is not None else {}
     try:
-        params = {**node.params, "decoder": resolve_anchors(node.params["decoder"], data_meta)}
-    except ValueError as exc:  # the benchmark decoded with them, so this is a damaged cache entry: say so, go on
+        facts = write(
+            node.params,
+            data_meta=data_meta,
+            preprocessing={k: data.params[k] for k in PREPROCESSING if data is not None and k in data.params},
+            io=evaluation.get("io"),
+        )
+    except ValueError as exc:  # the benchmark decoded with these facts, so this is a damaged cache entry: say so
         log.warning("stage %s: no %s written: %s", node.stage, module.DEPLOYMENT_FILE, exc)
         return {}
-    facts = write(
-        params,
-        classes=data_meta.get("classes") or (),
-        category_ids=data_meta.get("category_ids") or (),
-        preprocessing={k: data.params[k] for k in PREPROCESSING if data is not None and k in data.params},
-        io=evaluation.get("io"),
-    )
+    if facts is None:
+        return {}
     target = stage_dir / str(module.DEPLOYMENT_FILE)
     target.write_text(json.dumps(facts, indent=2) + "\n")
     return {target.stem: target.relative_to(run_dir).as_posix()}

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from recipecc.datasets.detection import TARGET_COLUMNS, unpack_targets
 from recipecc.metrics.detection import baseline_as_ground_truth, coco_ap, voc_map
-from recipecc.metrics.yolo import YoloDecoder
+from recipecc.metrics.yolo import YoloDecoder, resolve_anchors
 from recipecc.tasks import Task
 from recipecc.tasks.outputs import DEFAULT_THRESHOLD, Fidelity, Kept
 
@@ -75,19 +75,25 @@ def decoder(params: Mapping[str, Any]) -> YoloDecoder:
 def deployment(
     params: Mapping[str, Any],
     *,
-    classes: Sequence[str] = (),
-    category_ids: Sequence[int] = (),
+    data_meta: Mapping[str, Any] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
     io: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """What a deployer needs to turn the exported model's raw head maps into boxes, as the run decoded them.
+) -> dict[str, Any] | None:
+    """What a deployer needs to turn the exported model's raw head maps into boxes, as the run decoded them (None
+    for a stage without a decoder).
 
-    ``params`` are the bench node's task parameters with the anchors resolved (``decoder``, ``num_classes``);
-    ``io`` the input names and each output's name and per-image shape the benchmark saw (``evaluation.io``);
-    ``preprocessing`` the data step's resize and normalisation. The decoding rule and the thresholds are those of
-    :class:`recipecc.metrics.yolo.YoloDecoder`, which scored every stage of the run.
+    ``params`` are the bench node's task parameters (``decoder``, ``num_classes``); ``data_meta`` the data step's
+    artifact (anchors fitted to the data, class names and category ids); ``io`` the input names and each output's
+    name and per-image shape the benchmark saw (``evaluation.io``); ``preprocessing`` the data step's resize and
+    normalisation. The decoding rule and the thresholds are those of :class:`recipecc.metrics.yolo.YoloDecoder`,
+    which scored every stage of the run. Raises ``ValueError`` when the plan asked for fitted anchors and the data
+    artifact has none.
     """
-    yolo = decoder(params)
+    if "decoder" not in params:
+        return None
+    meta = data_meta or {}
+    classes, category_ids = meta.get("classes") or (), meta.get("category_ids") or ()
+    yolo = decoder({**params, "decoder": resolve_anchors(params["decoder"], meta)})
     outputs = list((io or {}).get("outputs") or [])
     if len(outputs) != len(yolo.masks):
         outputs = [{"name": None, "shape": None} for _ in yolo.masks]

@@ -20,7 +20,7 @@ from recipecc.bench.record import measure_stage
 from recipecc.passes.base import PassContext, read_artifact
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.paddle.layer_table import layer_table
-from recipecc.passes.paddle.predictor import int8_op_types, make_predictor, skipped_passes
+from recipecc.passes.paddle.predictor import fp32_pool_reason, make_predictor, skipped_passes
 from recipecc.passes.quiet import quiet_stdout
 
 __all__ = ["make_predictor", "run"]
@@ -77,7 +77,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
 
         return call
 
-    fp32_pools = int8_op_types(model_dir, files)[1] if precision == "int8" else None
+    fp32_pools = fp32_pool_reason(model_dir / files[0]) if precision == "int8" else None
     describe = {
         "runtime": f"Paddle Inference {paddle.__version__}",
         "engine": ("oneDNN int8 (enable_mkldnn_int8)" if precision == "int8" else "oneDNN fp32")
