@@ -112,13 +112,19 @@ def test_the_neutral_algo_becomes_each_backends_own_method(algo: str, paddle: st
         assert f"{onnx} calibration" in _checks(on_ort)["quant"] and "PaddleSlim" not in str(on_ort.checks)
     on_tflite = ("recipe=digits_tflite_smoke", f"strategy.quant.algo={algo}")
     if algo == "minmax":  # the converter's own (and only) method
-        assert "min/max" in _checks(plan_for(*on_tflite))["calibration"]
+        plan = plan_for(*on_tflite)
+        assert "min/max" in _checks(plan)["calibration"] and plan.node("quantize").pass_name == "tf.convert"
+    elif algo in ("percentile", "mse"):  # ranges from histograms, given to ai-edge-quantizer on the fp32 .tflite
+        plan = plan_for(*on_tflite)
+        quantize = plan.node("quantize")
+        assert quantize.pass_name == "tf.quantize_file" and quantize.params["algo"] == algo
+        assert quantize.inputs["model"] == "convert.pruned"  # the pruned fp32 .tflite the recipe ships
+        assert "the TFLite converter has min/max only" in _checks(plan)["calibration"]
     else:
         err = error_for(*on_tflite)
         assert err.key == "strategy.quant.algo" and f"TFLite has no {algo}" in str(err)
-        # what exists instead, precisely: both TFLite quantizers have one activation calibration
-        assert "TFLite converter calibrates activations with the min/max" in str(err)
-        assert "ai-edge-quantizer 0.10 (for .tflite files) with a moving average (0.95)" in str(err)
+        assert err.valid == ["auto", "minmax", "percentile", "mse"]
+        assert "compute min/max ranges only; recipecc adds percentile and MSE ranges" in str(err)
 
 
 def test_paddles_own_algo_and_its_default() -> None:
@@ -176,9 +182,12 @@ def test_search_is_a_neutral_choice_where_the_backend_can_score_candidates() -> 
     assert ort.node("quantize").key == plan_for("target=host_ort", "strategy=int8").node("quantize").key
     lite = error_for("target=sd855", "strategy=int8", "strategy.quant.algo=search")
     assert lite.key == "strategy.quant.algo" and "paddle_lite" in str(lite)
-    tflite = error_for("recipe=digits_tflite_smoke", "strategy.quant.algo=search")
-    assert tflite.key == "strategy.quant.algo" and tflite.valid == ["auto", "minmax"]
-    assert "nothing to search over" in str(tflite)
+    tflite = plan_for("recipe=digits_tflite_smoke", "strategy.quant.algo=search")
+    quantize = tflite.node("quantize")  # ai-edge-quantizer on the fp32 .tflite: the converter has min/max only
+    assert quantize.pass_name == "tf.quantize_file" and quantize.params["algo"] == "auto"
+    assert quantize.params["timed_candidates"] == 3 and quantize.params["delegate"] == "xnnpack"
+    builtin = plan_for("recipe=digits_tflite_smoke").node("quantize")  # the recipe's own: the converter's min/max
+    assert builtin.pass_name == "tf.convert" and builtin.params["mode"] == "int8"
 
 
 def test_an_exported_recipe_from_before_names_every_moved_key_at_once(tmp_path: Path) -> None:

@@ -8,9 +8,11 @@
 - ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
   calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto: below, minmax -> abs_max,
   percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
-  calibration search); the TFLite converter's min/max. ``search`` calibrates with each of the backend's methods,
-  scores every candidate against fp32 and keeps the best (ONNX Runtime; Paddle Inference on this machine):
-  ``passes/calibration_search.py``. A method a backend does not have is a plan error naming the ones it has.
+  calibration search); on TFLite the converter's min/max, or ai-edge-quantizer with min/max, percentile or MSE
+  ranges (auto: the search for a user's model file, min/max through the converter for built-in architectures).
+  ``search`` calibrates with each of the backend's methods, scores every candidate against fp32 and keeps the best
+  (ONNX Runtime; Paddle Inference on this machine; TFLite): ``passes/calibration_search.py``. A method a backend
+  does not have is a plan error naming the ones it has.
 - Paddle's ``auto``: the calibration search for a user's model file on a Paddle Inference target (the issue's case:
   a model recipecc never saw, whose outputs may be dense maps that MinMax-style ranges break); PaddleSlim ``avg``
   for the built-in architectures (their recipes are compared with PaddleX's reference rows and run on every host
@@ -36,7 +38,7 @@ from recipecc.recipe.schema import QuantConfig
 __all__ = [
     "AUTO",
     "CALIBRATION",
-    "ONLY_CALIBRATION",
+    "CALIBRATION_GAPS",
     "SEARCH",
     "SEARCH_TIMED_CANDIDATES",
     "calibration_method",
@@ -58,16 +60,14 @@ SEARCH_TIMED_CANDIDATES = 3
 CALIBRATION: dict[str, dict[str, str]] = {
     "paddle": {"minmax": "abs_max", "percentile": "hist", "entropy": "KL", "mse": "mse"},
     "onnx": {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"},
-    "tf": {"minmax": "min/max"},
+    "tf": {"minmax": "min/max", "percentile": "percentile", "mse": "mse"},
 }
 
 
-#: what a backend's calibration is when it has one method only (said when another is asked for)
-ONLY_CALIBRATION = {
-    "tf": "the TFLite converter calibrates activations with the min/max its calibrator logs over the representative "
-    "inputs, and ai-edge-quantizer 0.10 (for .tflite files) with a moving average (0.95) of each input's min/max; "
-    "neither has a histogram method (percentile, entropy/KL, MSE): ai-edge-quantizer's MSE, OCTAV and GPTQ "
-    "algorithms choose weight ranges only, so there is nothing to search over either",
+#: why a backend lacks a neutral method (said when one is asked for)
+CALIBRATION_GAPS = {
+    "tf": "the TFLite converter and ai-edge-quantizer 0.10 compute min/max ranges only; recipecc adds percentile and "
+    "MSE ranges from histograms of the activations (passed to ai-edge-quantizer), but no entropy/KL search",
 }
 
 
@@ -135,12 +135,12 @@ def check_backend_knobs(b: PlanBuilder, runtime: Runtime, quant: QuantConfig, ke
             value=quant.algo,
             valid=[AUTO, *CALIBRATION["paddle"]],
         )
-    if quant.algo == SEARCH and runtime.backend in ("paddle", "onnx"):
+    if quant.algo == SEARCH and runtime.backend in ("paddle", "onnx", "tf"):
         return
     if methods is not None and quant.algo != AUTO and quant.algo not in methods:
         raise RecipeError(
             f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration"
-            + (f" ({ONLY_CALIBRATION[runtime.backend]})" if runtime.backend in ONLY_CALIBRATION else ""),
+            + (f" ({CALIBRATION_GAPS[runtime.backend]})" if runtime.backend in CALIBRATION_GAPS else ""),
             key=f"{key}.algo",
             value=quant.algo,
             valid=[AUTO, *methods],

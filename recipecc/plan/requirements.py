@@ -102,8 +102,9 @@ def model_input(model: ModelConfig, framework: str, layout: str | None = None) -
             size = spatial[0] if spatial[0] is not None and spatial[0] == spatial[1] else None
             return ModelInput(framework, onnx_layout, declared[channel_axis], 1, size, tuple(declared))
         elif framework == "tf" and (declared := _declared_tf_input(model)) is not None:
-            if str(model.path).lower().endswith(".tflite"):
-                return ModelInput(framework, layout, 1, 1, None, tuple(declared), data_follows=False)
+            if str(model.path).lower().endswith(".tflite"):  # its own channel count (an image folder is colour)
+                channels = declared[3] if declared[3] in _IMAGE_CHANNELS else 1
+                return ModelInput(framework, layout, channels, 1, None, tuple(declared), data_follows=False)
             height, width, channels = declared[1], declared[2], declared[3] or 1
             size = height if height is not None and height == width else None
             return ModelInput(framework, layout, channels, 1, size, tuple(declared))

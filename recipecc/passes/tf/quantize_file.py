@@ -5,9 +5,11 @@ case for on-device models) gets its int8 model from Google's ai-edge-quantizer, 
 directly. Modes (``strategy.quant.mode`` -> ai-edge-quantizer recipe):
 
 - ``ptq_static`` -> ``static_wi8_ai8``: int8 weights (per channel, symmetric) and int8 activations (per tensor),
-  min/max calibrated by running the float model on calibration inputs; ``io_type: float`` (default) keeps float
-  inputs and outputs (the quantizer's INPUT/OUTPUT ops are left unquantized, so a QUANTIZE / DEQUANTIZE pair sits
-  at each end), ``io_type: int8`` makes them int8.
+  calibrated by running the float model on calibration inputs (``algo``: ``minmax`` is the quantizer's own moving
+  average of min/max; ``percentile`` and ``mse`` are clipped ranges from histograms, ``passes/tf/calibration.py``;
+  ``auto`` is the calibration search over them, for models recipecc did not build); ``io_type: float`` (default)
+  keeps float inputs and outputs (the quantizer's INPUT/OUTPUT ops are left unquantized, so a QUANTIZE /
+  DEQUANTIZE pair sits at each end), ``io_type: int8`` makes them int8.
 - ``ptq_dynamic`` -> ``dynamic_wi8_afp32``: int8 weights, activations quantized on the fly by the kernels.
 - ``weight_only`` -> ``weight_only_wi8_afp32``: int8 weights expanded to float at load time; smaller file, float
   compute.
@@ -34,8 +36,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recipecc.passes.base import PassContext, PassFailure, read_artifact
+from recipecc.passes.calibration_search import SCORE_IMAGES, split_for_search
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.quiet import quiet_native_stderr
+from recipecc.passes.tf.calibration import MINMAX, calibration_for, histograms, method_of, search_calibration
 from recipecc.passes.tf.common import TFLITE_FILE, gzip_size
 from recipecc.passes.tf.flatbuffer_prep import op_summary, prepare
 from recipecc.passes.tf.sparse_int8 import quantization_parameter_bytes, same_outputs, store_weights_sparse
@@ -79,10 +83,17 @@ def _input_details(flatbuffer: bytes, signature: str) -> list[dict[str, Any]]:
     return [{**detail, "name": name} for name, detail in details.items()]
 
 
-def _calibration_inputs(
-    details: list[dict[str, Any]], data: dict[str, NDArray[Any]], data_meta: dict[str, Any], count: int, seed: int
-) -> tuple[list[dict[str, NDArray[Any]]], str]:
-    """Up to ``count`` samples (one per batch of 1) for the model's inputs, and where they came from."""
+def _calibration_images(
+    details: list[dict[str, Any]],
+    data: dict[str, NDArray[Any]],
+    data_meta: dict[str, Any],
+    count: int,
+    seed: int,
+    *,
+    search: bool,
+) -> tuple[str, NDArray[Any], NDArray[Any], str]:
+    """The model's input name, up to ``count`` calibration images, the images a calibration search scores on
+    (training images calibration did not see), and where they came from."""
     if len(details) != 1:
         raise PassFailure(
             f"the model takes {len(details)} inputs ({', '.join(str(d['name']) for d in details)}); recipecc "
@@ -94,19 +105,30 @@ def _calibration_inputs(
     rng = np.random.RandomState(seed)
     name = str(detail["name"])
     if list(images.shape[1:]) == shape[1:]:
-        picked = rng.permutation(len(images))[:count]
-        samples = [{name: np.asarray(images[i : i + 1], dtype=np.float32)} for i in picked]
-        return samples, f"{len(samples)} images of the calibration split"
+        order = rng.permutation(len(images))
+        count = split_for_search(len(images), count, search=search)
+        calibration = np.asarray(images[order[:count]], dtype=np.float32)
+        return (
+            name,
+            calibration,
+            np.asarray(images[order[count:]], dtype=np.float32),
+            (f"{len(calibration)} images of the calibration split"),
+        )
     if data_meta.get("name") != "digits":
         raise PassFailure(
             f"the model takes inputs of shape {shape}, the dataset has {['N', *images.shape[1:]]}: set "
             "dataset.size / image_size (and channels, layout) to match the model"
         )
-    samples = [{name: rng.uniform(0.0, 1.0, size=[1, *shape[1:]]).astype(np.float32)} for _ in range(count)]
-    return samples, (
-        f"{count} seeded uniform-random arrays in [0, 1] shaped like the model's input {shape}: the default digits "
-        "data does not fit it, so activation ranges come from noise; give images like the model's "
-        "(dataset=image_folder) for a calibration that represents them"
+    noise = rng.uniform(0.0, 1.0, size=[count + (SCORE_IMAGES if search else 0), *shape[1:]]).astype(np.float32)
+    return (
+        name,
+        noise[:count],
+        noise[count:],
+        (
+            f"{count} seeded uniform-random arrays in [0, 1] shaped like the model's input {shape}: the default digits "
+            "data does not fit it, so activation ranges come from noise; give images like the model's "
+            "(dataset=image_folder) for a calibration that represents them"
+        ),
     )
 
 
@@ -152,6 +174,79 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
     return text
 
 
+def _quantize_static(
+    ctx: PassContext, engine: Any, flatbuffer: bytes, signature: str, file_name: str, facts: dict[str, Any]
+) -> bytes:
+    """Calibrate and quantize: ai-edge-quantizer's min/max, ranges from histograms (``percentile``, ``mse``), or
+    the calibration search (``auto``); the calibration facts go into ``facts``."""
+    p = ctx.params
+    algo = str(p.get("algo", MINMAX))
+    data_dir = ctx.input("data")
+    name, images, held_out, origin = _calibration_images(
+        _input_details(flatbuffer, signature),
+        load_split(data_dir),
+        read_artifact(data_dir),
+        int(p["calibration_images"]),
+        int(p.get("seed", 0)),
+        search=algo == "auto",
+    )
+    samples = [{name: images[i : i + 1]} for i in range(len(images))]
+    try:
+        with quiet_native_stderr():
+            own = engine.calibrate({signature: samples}, num_threads=1)
+            observed = {} if algo == MINMAX else histograms(flatbuffer, signature, samples, own)
+    except Exception as exc:  # LiteRT raises RuntimeError / ValueError, the quantizer more types
+        raise PassFailure(f"ai-edge-quantizer could not calibrate {file_name} ({type(exc).__name__}: {exc})") from exc
+
+    def quantize(method: str) -> bytes:
+        calibration, kept = calibration_for(own, observed, method)
+        if kept:
+            facts.setdefault("ranges_kept_minmax", {})[method] = kept
+        try:
+            with quiet_native_stderr():
+                result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
+        except Exception as exc:
+            raise PassFailure(
+                f"ai-edge-quantizer could not quantize {file_name} ({type(exc).__name__}: {exc})"
+            ) from exc
+        return bytes(result.quantized_model)
+
+    calibration_facts: dict[str, Any] = {"images": len(samples), "origin": origin, "per_channel_weights": True}
+    if algo == "auto":
+        search = search_calibration(
+            source=flatbuffer,
+            out=ctx.out_dir / "selected.tflite",
+            work_dir=ctx.out_dir / "candidates",
+            calibration=images,
+            held_out=held_out,
+            quantize=quantize,
+            timed=int(p["timed_candidates"]),
+            delegate=str(p.get("delegate", "xnnpack")),
+        )
+        selected = ctx.out_dir / "selected.tflite"
+        quantized = selected.read_bytes()
+        selected.unlink()
+        facts["quantization_search"] = search
+        calibration_facts |= {"algo": _described(str(search["algo"])), "chosen_by": "calibration search"}
+    else:
+        quantized = quantize(method_of(algo))
+        calibration_facts["algo"] = _described(method_of(algo))
+    facts["calibration"] = calibration_facts
+    facts["conversion"] += f"; activation ranges: {calibration_facts['algo']}, {origin}" + (
+        " (chosen by the calibration search)" if algo == "auto" else ""
+    )
+    return quantized
+
+
+def _described(method: str) -> str:
+    """A range method as the report says it."""
+    if method == MINMAX:
+        return "min/max (ai-edge-quantizer: moving average 0.95 of each input's min/max)"
+    if method == "mse":
+        return "mse (range minimising the 8-bit quantization error, from histograms)"
+    return f"percentile {method.removeprefix('percentile-')} (clipped range, from histograms)"
+
+
 def run(ctx: PassContext) -> dict[str, Any]:
     p = ctx.params
     mode, io_type = str(p["mode"]), str(p.get("io_type", "float"))
@@ -171,35 +266,17 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "conversion": f"ai-edge-quantizer {metadata.version('ai-edge-quantizer')} recipe {FILE_MODES[mode][0]}"
         + (f", {io_type} inputs/outputs" if mode == "static" else ""),
     }
-    calibration = None
     if engine.need_calibration:
-        data_dir = ctx.input("data")
-        samples, origin = _calibration_inputs(
-            _input_details(flatbuffer, signature),
-            load_split(data_dir),
-            read_artifact(data_dir),
-            int(p["calibration_images"]),
-            int(p.get("seed", 0)),
-        )
+        quantized = _quantize_static(ctx, engine, flatbuffer, signature, source.name, facts)
+    else:
         try:
             with quiet_native_stderr():
-                calibration = engine.calibrate({signature: samples}, num_threads=1)
-        except Exception as exc:  # LiteRT raises RuntimeError / ValueError, the quantizer more types
+                result = engine.quantize(None, enable_progress_bar=False, enable_progress_report=False)
+        except Exception as exc:
             raise PassFailure(
-                f"ai-edge-quantizer could not calibrate {source.name} ({type(exc).__name__}: {exc})"
+                f"ai-edge-quantizer could not quantize {source.name} ({type(exc).__name__}: {exc})"
             ) from exc
-        facts["calibration"] = {
-            "images": len(samples),
-            "origin": origin,
-            "algo": "min/max (ai-edge-quantizer)",
-            "per_channel_weights": True,
-        }
-    try:
-        with quiet_native_stderr():
-            result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
-    except Exception as exc:
-        raise PassFailure(f"ai-edge-quantizer could not quantize {source.name} ({type(exc).__name__}: {exc})") from exc
-    quantized = bytes(result.quantized_model)
+        quantized = bytes(result.quantized_model)
     if prepared.get("sparse_weights") and mode == "static":  # the source stored its weights sparse: so does int8
         resparse, counts = store_weights_sparse(quantized)
         stored: dict[str, Any] = dict(counts)
@@ -228,6 +305,8 @@ def run(ctx: PassContext) -> dict[str, Any]:
         "prepared": prepared,
         "ops": ops,
         "ops_left_float": left_float,
+        **({"calibration_search": facts.pop("quantization_search")} if "quantization_search" in facts else {}),
+        **({"ranges_kept_minmax": facts.pop("ranges_kept_minmax")} if "ranges_kept_minmax" in facts else {}),
     }
     facts["conversion"] += _describe(prepared, ops, left_float, mode)
     carried: dict[str, Any] = {k: meta[k] for k in ("input_shape", "params") if k in meta}

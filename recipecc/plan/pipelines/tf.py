@@ -20,6 +20,7 @@ from typing import Any
 
 from recipecc.plan.builder import PlanBuilder, Stage
 from recipecc.plan.cache import fingerprint_path
+from recipecc.plan.neutral import AUTO, SEARCH, SEARCH_TIMED_CANDIDATES
 from recipecc.plan.requirements import data_node, model_input, warn_untrained
 from recipecc.recipe.catalog import ARCHITECTURES, MODEL_FORMATS, Runtime
 from recipecc.recipe.errors import RecipeError
@@ -216,11 +217,19 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 value=quant.tflite.io_type,
                 valid="float, or mode ptq_static / qat",
             )
-        if quant.mode == "ptq_static":
+        if quant.mode == "ptq_static" and not _searches_or_clips(b, fmt):
             b.check(
                 "calibration",
                 "ok",
-                "TFLite converter calibration: min/max over the representative inputs (the converter's only method)",
+                "TFLite converter calibration: min/max over the representative inputs (the converter's only method)"
+                + (
+                    f"; algo auto -> min/max for the built-in architecture '{b.recipe.model.arch}' (the same on every "
+                    "run of the recipes compared with reference rows); strategy.quant.algo=search scores min/max, "
+                    "percentile and MSE ranges for this model with ai-edge-quantizer (user model files get that "
+                    "search by default)"
+                    if quant.algo == AUTO
+                    else ""
+                ),
             )
 
 
@@ -278,18 +287,49 @@ def _check_file_quant(b: PlanBuilder) -> None:
             value=quant.tflite.io_type,
             valid="float, or the static_wi8_ai8 recipe (strategy.quant.mode=ptq_static)",
         )
-    calibration = (
-        f", activation ranges from a moving average (0.95) of each calibration input's min/max over "
-        f"{quant.batch_nums * quant.batch_size} inputs (its only calibration)"
-        if recipe == "static_wi8_ai8"
-        else ""
-    )
     b.check(
         "quant.tflite",
         "ok",
-        f"the .tflite file is quantized by ai-edge-quantizer, recipe {recipe}{calibration} "
-        "(strategy.quant.tflite.recipe chooses another recipe)",
+        f"the .tflite file is quantized by ai-edge-quantizer, recipe {recipe}"
+        + (f", {_calibration_words(b)}" if recipe == "static_wi8_ai8" else "")
+        + " (strategy.quant.tflite.recipe chooses another recipe)",
     )
+
+
+def _file_algo(b: PlanBuilder) -> str:
+    """The calibration ``tf.quantize_file`` runs: ``auto`` (the search), ``minmax``, ``percentile`` or ``mse``."""
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    return AUTO if quant.algo == SEARCH else quant.algo
+
+
+def _calibration_words(b: PlanBuilder) -> str:
+    quant = b.recipe.strategy.quant
+    assert quant is not None
+    images = quant.batch_nums * quant.batch_size
+    algo = _file_algo(b)
+    if algo == AUTO:
+        return (
+            f"calibration chosen for this model over {images} calibration inputs: ai-edge-quantizer's min/max "
+            "(moving average 0.95), percentile 99.9 / 99.99 / 99.999 and MSE ranges from histograms, with "
+            "per-channel weights, scored against fp32 on training images calibration did not see (cosine; with IoU "
+            f"for dense maps); the {SEARCH_TIMED_CANDIDATES} best-scoring and fp32 are timed at 1 thread and the "
+            "best-scoring one faster than fp32 is kept (all candidates in the report)"
+        )
+    if algo == "minmax":
+        return f"activation ranges from a moving average (0.95) of each of {images} calibration inputs' min/max"
+    what = "the 99.99 percentile" if algo == "percentile" else "the range minimising the 8-bit error"
+    return f"activation ranges clipped at {what} of histograms over {images} calibration inputs"
+
+
+def _searches_or_clips(b: PlanBuilder, fmt: str) -> bool:
+    """Whether static int8 of a Keras model / SavedModel goes through ai-edge-quantizer from the fp32 ``.tflite``
+    instead of the converter's int8: the calibration search (``auto`` for a user's model file, ``search``) and the
+    clipped ranges (``percentile``, ``mse``) exist only there; the converter has min/max only."""
+    quant = b.recipe.strategy.quant
+    if fmt == "tflite" or quant is None or quant.mode != "ptq_static":
+        return False
+    return quant.algo in (SEARCH, "percentile", "mse") or (quant.algo == AUTO and b.recipe.model.arch == "file")
 
 
 def _check_custom_ops(b: PlanBuilder) -> None:
@@ -309,10 +349,19 @@ def _quantize_file(b: PlanBuilder, source: Stage, data: str) -> Stage:
     quant = b.recipe.strategy.quant
     assert quant is not None
     mode, name, precision = _FILE_RECIPES[_file_recipe(b)]
+    if source.name != "baseline":
+        name = f"{source.name}+{name}"
     params: dict[str, Any] = {"mode": mode, "seed": b.recipe.seed}
     inputs = {"model": source.node}
     if mode == "static":
-        params |= {"io_type": quant.tflite.io_type, "calibration_images": quant.batch_nums * quant.batch_size}
+        algo = _file_algo(b)
+        params |= {
+            "io_type": quant.tflite.io_type,
+            "calibration_images": quant.batch_nums * quant.batch_size,
+            "algo": algo,
+        }
+        if algo == AUTO:
+            params |= {"timed_candidates": SEARCH_TIMED_CANDIDATES, "delegate": b.recipe.target.delegate}
         inputs["data"] = data
     return Stage(name, b.add("quantize", "tf.quantize_file", params, inputs, carries="quant"), precision)
 
@@ -397,6 +446,14 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
             "are stored sparse, so the file itself shrinks; both files are measured",
         )
     if recipe.strategy.quant is not None and fmt == "tflite":
+        stages.append(_quantize_file(b, quant_source, data))
+    elif _searches_or_clips(b, fmt):
+        b.check(
+            "calibration",
+            "ok",
+            f"int8 of the fp32 .tflite ({quant_source.name}) by ai-edge-quantizer, {_calibration_words(b)}; the "
+            "TFLite converter has min/max only",
+        )
         stages.append(_quantize_file(b, quant_source, data))
     elif recipe.strategy.quant is not None:
         stages.append(_quantize(b, quant_source, keras_node, data))

@@ -1,0 +1,165 @@
+"""Activation ranges for ai-edge-quantizer other than its own min/max, and the TFLite calibration search.
+
+ai-edge-quantizer 0.10 calibrates each activation with a moving average (0.95) of every calibration input's
+min/max; ``quantize`` takes any ``{tensor name: {"min", "max"}}`` instead. This module runs the float model with
+LiteRT keeping every intermediate tensor (the quantizer's own calibration interpreter, so the tensor names are the
+ones its recipe expects), adds each activation to a histogram (``passes/activation_ranges.py``) and turns the
+histograms into clipped ranges (``percentile-<p>``, ``mse``) in the shape of the quantizer's own result.
+
+The search (``algo: auto`` for a user's model) tries ai-edge-quantizer's min/max, three percentiles and MSE with
+per-channel weights and lets ``passes/calibration_search.py`` score, time and choose, as on ONNX Runtime and Paddle.
+Per-tensor weights are not candidates: XNNPACK runs per-channel int8 convolutions at the per-tensor speed, so
+they could only lose fidelity.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recipecc.passes.activation_ranges import (
+    DEFAULT_PERCENTILE,
+    SEARCH_PERCENTILES,
+    LogHistogram,
+    clip_range,
+    percentile_method,
+)
+from recipecc.passes.calibration_search import Candidate, median_ms, run_search
+from recipecc.passes.quiet import quiet_native_stderr
+
+__all__ = ["MINMAX", "SEARCH_METHODS", "calibration_for", "histograms", "method_of", "search_calibration"]
+
+#: ai-edge-quantizer's own calibration, in the search's and the report's words
+MINMAX = "minmax"
+#: the search's candidates: the quantizer's min/max, clipped percentiles, and the MSE-optimal range
+SEARCH_METHODS = (MINMAX, *(percentile_method(p) for p in SEARCH_PERCENTILES), "mse")
+
+
+def method_of(algo: str) -> str:
+    """The range method of a plan's neutral ``algo`` (``percentile`` -> ``percentile-99.99``)."""
+    return percentile_method(DEFAULT_PERCENTILE) if algo == "percentile" else algo
+
+
+def histograms(
+    flatbuffer: bytes, signature: str, samples: Iterable[dict[str, NDArray[Any]]], names: Iterable[str]
+) -> dict[str, LogHistogram]:
+    """One histogram per tensor in ``names`` over the float model's runs on ``samples`` (one pass, batch 1)."""
+    from ai_edge_quantizer.utils import tfl_interpreter_utils as litert
+
+    wanted = set(names)
+    with quiet_native_stderr():
+        interpreter = litert.create_tfl_interpreter(flatbuffer, num_threads=1, preserve_all_tensors=True)
+    subgraph = litert.get_signature_main_subgraph_index(interpreter, signature)
+    result: dict[str, LogHistogram] = {}
+    for sample in samples:
+        litert.invoke_interpreter_signature(interpreter, sample, signature)
+        for name, content in litert.get_tensor_name_to_content_map(interpreter, subgraph).items():
+            if name in wanted and np.issubdtype(np.asarray(content).dtype, np.floating):
+                result.setdefault(name, LogHistogram()).add(content)
+    return result
+
+
+def calibration_for(
+    base: dict[str, dict[str, Any]], observed: dict[str, LogHistogram], method: str
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The quantizer's calibration result with ``method``'s ranges where a tensor was observed, and how many
+    tensors kept the quantizer's own min/max (tensors of other subgraphs, or not float)."""
+    if method == MINMAX:
+        return base, 0
+    result, kept = {}, 0
+    for name, qsv in base.items():
+        histogram = observed.get(name)
+        if histogram is None or "min" not in qsv or histogram.total == 0:
+            result[name], kept = qsv, kept + 1
+            continue
+        lo, hi = clip_range(histogram, method)
+        result[name] = {
+            **qsv,
+            "min": np.full_like(np.asarray(qsv["min"], dtype=np.float32), lo),
+            "max": np.full_like(np.asarray(qsv["max"], dtype=np.float32), hi),
+        }
+    return result, kept
+
+
+class _Runner:
+    """One LiteRT interpreter at 1 thread on a model file (``delegate``: xnnpack, LiteRT's default, or none)."""
+
+    def __init__(self, model: bytes, delegate: str) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = OpResolverType.AUTO if delegate == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        with quiet_native_stderr():
+            self.interpreter = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=resolver)
+            self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def __call__(self, image: NDArray[Any]) -> NDArray[Any]:
+        self.interpreter.set_tensor(self.input["index"], _to_input(image, self.input))
+        self.interpreter.invoke()
+        return _from_output(self.interpreter.get_tensor(self.output["index"]), self.output)
+
+
+def _to_input(image: NDArray[Any], detail: dict[str, Any]) -> NDArray[Any]:
+    if detail["dtype"] == np.float32:
+        return np.asarray(image, dtype=np.float32)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.asarray(np.clip(np.round(image / scale + zero), info.min, info.max).astype(detail["dtype"]))
+
+
+def _from_output(value: NDArray[Any], detail: dict[str, Any]) -> NDArray[Any]:
+    if detail["dtype"] == np.float32:
+        return np.array(value)
+    scale, zero = detail["quantization"]
+    return np.asarray((value.astype(np.float32) - zero) * scale)
+
+
+def _write(path: Path, flatbuffer: bytes) -> None:
+    path.write_bytes(flatbuffer)
+
+
+def search_calibration(
+    *,
+    source: bytes,
+    out: Path,
+    work_dir: Path,
+    calibration: NDArray[Any],
+    held_out: NDArray[Any],
+    quantize: Callable[[str], bytes],
+    timed: int,
+    delegate: str,
+) -> dict[str, Any]:
+    """Quantize with every method in ``SEARCH_METHODS`` (``quantize(method)`` -> flatbuffer), score each against
+    the float model on ``held_out``, time the best ``timed`` and keep the selected one at ``out``; the record."""
+
+    def model(path: Path | None) -> bytes:
+        return source if path is None else path.read_bytes()
+
+    def outputs(path: Path | None, images: NDArray[Any]) -> NDArray[Any]:
+        runner = _Runner(model(path), delegate)
+        return np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
+
+    def latency(path: Path | None, images: NDArray[Any]) -> float:
+        runner = _Runner(model(path), delegate)
+        return median_ms(lambda: runner(images[:1]))
+
+    record, chosen = run_search(
+        candidates=[Candidate(method, True) for method in SEARCH_METHODS],
+        work_dir=work_dir,
+        calibration=calibration,
+        held_out=held_out,
+        quantize=lambda candidate, path: _write(path, quantize(candidate.algo)),
+        outputs=outputs,
+        latency=latency,
+        timed=timed,
+        suffix=".tflite",
+    )
+    shutil.copyfile(chosen, out)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return record
