@@ -90,3 +90,15 @@ def test_strategy_none_plans_baseline_only() -> None:
 
 def test_group_options_lists_targets_from_the_targets_folder() -> None:
     assert "host" in group_options("target")
+
+
+def test_a_replaced_model_or_strategy_is_not_described_as_the_named_recipe() -> None:
+    """provenance.recipe.description described digits_prune_quant's Digits CNN for a run of a user's .tflite file."""
+    replaced = compose_recipe(["model=file", "model.path=/data/m.tflite", "strategy=int8", "target=pc_xnnpack"])
+    assert replaced.description == (
+        "recipe 'digits_prune_quant' with model=file, model.path=/data/m.tflite, strategy=int8 set on the command line"
+    )
+    own = compose_recipe(["recipe=digits_tflite_smoke", "strategy.quant.algo=mse", "target=pc_xnnpack"])
+    assert own.description.startswith("Tiny digits CNN")  # a knob changed: still that recipe's model and strategy
+    given = compose_recipe(["strategy=int8", "description=team baseline"])
+    assert given.description == "team baseline"

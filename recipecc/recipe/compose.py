@@ -129,7 +129,23 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
     check_known_keys(cfg)
     check_no_resolvers(cfg)
     check_cli_only(cfg, OmegaConf.structured(RecipeConfig), overrides)
+    _describe_replacements(cfg, overrides)
     return cfg
+
+
+#: overrides that replace what a named recipe is about (its description no longer says what runs)
+_REPLACING_KEYS = ("model", "model.arch", "model.path", "dataset", "strategy")
+
+
+def _describe_replacements(cfg: DictConfig, overrides: Sequence[str]) -> None:
+    """A named recipe's description describes its own model, data and strategy: when the command line replaces one
+    of them (``recipe=digits_prune_quant model=file model.path=x.tflite strategy=int8``, or no ``recipe=`` at all and
+    the default recipe underneath), the recorded description says so instead of describing a run that did not
+    happen. An explicit ``description=`` wins."""
+    given = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[1] for o in overrides if "=" in o}
+    replaced = [f"{key}={given[key]}" for key in _REPLACING_KEYS if key in given]
+    if replaced and "description" not in given:
+        cfg.description = f"recipe '{cfg.name}' with {', '.join(replaced)} set on the command line"
 
 
 def _search_path_folders(overrides: Sequence[str]) -> list[Path]:

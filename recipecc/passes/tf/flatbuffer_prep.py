@@ -1,6 +1,6 @@
 """Make a user's ``.tflite`` file something ai-edge-quantizer can quantize, without changing what it computes.
 
-Three things real files (MediaPipe's, older converters') do that ai-edge-quantizer 0.10 does not handle, each found
+Four things real files (MediaPipe's, older converters') do that ai-edge-quantizer 0.10 does not handle, each found
 on the ``.tflite`` files shipped in the mediapipe wheel:
 
 - **Operator codes in the deprecated field.** Flatbuffers written before TFLite schema 3a keep an operator's code
@@ -12,6 +12,9 @@ on the ``.tflite`` files shipped in the mediapipe wheel:
   constants: the convolution's weight is then not a constant, so weight-only and dynamic recipes skip it and the
   static recipe fails inside its calibrator. Fixed by constant-folding those ops: LiteRT itself computes their
   outputs (builtin kernels, every tensor kept), which become float32 constants.
+- **Activations as ops of their own** (``ADD`` then ``RELU``): the int8 ``RELU`` that results is not an op
+  XNNPACK's delegate takes, so the int8 model switches between XNNPACK and TFLite's kernels at every one. Fused
+  into the producer's ``fused_activation_function``, as the converter does (``_fuse_activations``).
 - **No signature.** The quantizer calibrates through a signature runner; files without a ``SignatureDef`` cannot
   be calibrated. Fixed by adding one (key ``serving_default``) over the main subgraph's inputs and outputs.
 
@@ -129,6 +132,56 @@ def _fold_constants(model: Any, source: Path, sparse: dict[str, int]) -> Counter
     return Counter(names[int(model.operatorCodes[op.opcodeIndex].builtinCode)] for op in folded)
 
 
+#: standalone activation op -> the fused activation that computes the same (``ActivationFunctionType``)
+_FUSABLE_ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
+
+
+def _fuse_activations(model: Any) -> Counter[str]:
+    """Fold a standalone RELU / RELU6 into the op that produces its input, as the TFLite converter does.
+
+    MediaPipe's files keep ``ADD`` then ``RELU`` as two ops (float XNNPACK runs both). After int8 quantization the
+    ``RELU`` stays a separate int8 op, which XNNPACK's delegate does not take: face_detection_short_range ran
+    17 such ops on TFLite's own kernels, split XNNPACK into 18 partitions and was 5x slower than fp32. Fused, the
+    producer's output is the activation's (same values, same tensor), and int8 kernels clamp in the requantization.
+    Only when the producer has a ``fused_activation_function`` that is ``NONE`` and the intermediate tensor feeds
+    nothing else and is not a model output."""
+    names = _op_names()
+    activation = _schema().ActivationFunctionType
+    graph = model.subgraphs[0]
+
+    def op_name(op: Any) -> str:
+        code = model.operatorCodes[op.opcodeIndex]
+        return names.get(max(int(code.builtinCode), int(code.deprecatedBuiltinCode)), "CUSTOM")
+
+    producer = {int(t): op for op in graph.operators for t in op.outputs}
+    readers = Counter(int(t) for op in graph.operators for t in op.inputs if t >= 0)
+    outputs = {int(t) for t in graph.outputs}
+    fused: Counter[str] = Counter()
+    removed: list[Any] = []
+    for op in graph.operators:
+        kind = op_name(op)
+        if kind not in _FUSABLE_ACTIVATIONS or len(op.inputs) != 1:
+            continue
+        source = int(op.inputs[0])
+        before = producer.get(source)
+        options: Any = getattr(before, "builtinOptions", None)
+        if (
+            before is None
+            or readers[source] != 1
+            or source in outputs
+            or getattr(options, "fusedActivationFunction", None) != activation.NONE
+        ):
+            continue
+        options.fusedActivationFunction = getattr(activation, _FUSABLE_ACTIVATIONS[kind])
+        before.outputs = list(op.outputs)
+        for tensor in op.outputs:
+            producer[int(tensor)] = before
+        removed.append(op)
+        fused[f"{op_name(before)}+{kind}"] += 1
+    graph.operators = [op for op in graph.operators if not any(op is r for r in removed)]
+    return fused
+
+
 def _drop_unused_tensors(model: Any) -> None:
     """Remove the main subgraph's tensors no op reads or writes (the float16 / sparse originals of folded weights),
     and their bytes: the quantizer's calibrator reads every tensor, and an unread one has no data."""
@@ -205,6 +258,10 @@ def prepare(source: Path) -> tuple[bytes, str, dict[str, Any]]:
     folded = _fold_constants(model, source, sparse)
     if folded:
         facts["constants_folded"] = dict(folded)
+    fused = _fuse_activations(model)
+    if fused:
+        _drop_unused_tensors(model)
+        facts["activations_fused"] = dict(fused)
     if sparse:
         facts["sparse_weights"] = sparse
     if _add_signature(model):

@@ -159,6 +159,12 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
             )
         elif again:
             parts.append(f"the int8 weights stay dense: {again['kept_dense']}")
+    if fused := prepared.get("activations_fused"):
+        parts.append(
+            "standalone activations fused into the op before them, as the TFLite converter does ("
+            + ", ".join(f"{name} x{count}" for name, count in fused.items())
+            + "; XNNPACK has no int8 RELU op)"
+        )
     if prepared.get("signature_added"):
         parts.append(f"signature '{prepared['signature_added']}' added")
     text = f"; file prepared: {', '.join(parts)}" if parts else ""

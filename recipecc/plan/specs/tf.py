@@ -50,11 +50,13 @@ SPECS = (
         "tf",
         "recipecc.passes.tf.quantize_file:run",
         "tflite",
-        "ai-edge-quantizer on a user's .tflite file: static int8 (min/max calibrated), dynamic or weight-only int8; "
-        "old operator codes, float16 / sparse weights and a missing signature are fixed first",
+        "ai-edge-quantizer on a .tflite file: static int8 (min/max, percentile or MSE ranges, or the calibration "
+        "search), dynamic or weight-only int8; old operator codes, float16 / sparse weights, standalone activations "
+        "and a missing signature are fixed first",
         ("ai-edge-quantizer", "ai-edge-litert", "numpy"),
-        version=4,  # 2: what sparse weights held (prepared.sparse_weights); 3: static int8 weights stored sparse again;
-        # 4: no duplicate quantization parameters on the sparse copies, their bytes recorded
+        version=5,  # 2: what sparse weights held (prepared.sparse_weights); 3: static int8 weights stored sparse again;
+        # 4: no duplicate quantization parameters on the sparse copies, their bytes recorded; 5: standalone RELUs
+        # fused into their producers (XNNPACK has no int8 RELU), calibration algo (percentile, mse, the search)
     ),
     PassSpec(
         "tf.qat",
