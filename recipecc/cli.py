@@ -312,8 +312,10 @@ def _task(cfg: Any) -> float | None:
     from hydra.types import RunMode
 
     from recipecc.recipe import validate_recipe
+    from recipecc.recipe.compose import describe_replacements
 
     hydra_cfg = HydraConfig.get()
+    describe_replacements(cfg, list(hydra_cfg.overrides.task))
     if hydra_cfg.mode == RunMode.MULTIRUN:
         from recipecc.sweep.task import run_sweep_job
 

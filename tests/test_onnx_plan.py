@@ -252,3 +252,24 @@ def test_an_onnx_files_own_input_decides_the_default_datas_channels_size_and_lay
     with pytest.raises(RecipeError) as refused:
         plan_for("target=host_ort", "model=file", f"model.path={wide}", "strategy=int8")
     assert refused.value.key == "dataset" and "dataset.size=[48, 160]" in str(refused.value.valid)
+
+
+def test_a_tflite_file_on_onnx_runtime_is_refused_for_its_format_before_its_data(tmp_path: Path) -> None:
+    """With an image folder, the data check used to read the .tflite as an ONNX file of 1 channel and say so."""
+    from recipecc.recipe.errors import RecipeError
+
+    model, images = tmp_path / "m.tflite", tmp_path / "images"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    images.mkdir()
+    from PIL import Image
+
+    for i in range(4):
+        Image.new("RGB", (64, 64), (i * 60, 0, 0)).save(images / f"page{i}.png")
+    recipe = [
+        "target=host_ort", "model=file", f"model.path={model}", "strategy=int8", "dataset=image_folder",
+        f"dataset.root={images}", "dataset.size=[64,64]",
+    ]  # fmt: skip
+    with pytest.raises(RecipeError) as caught:
+        build_plan(validate_recipe(compose_recipe(recipe)))
+    assert caught.value.key == "model.format" and "target=pc_xnnpack" in str(caught.value.valid)
+    assert "channel" not in str(caught.value)

@@ -207,6 +207,12 @@ def test_user_model_files_load_convert_and_benchmark(
     quantized = outcome.results["stages"][1]
     assert quantized["metrics"]["top1"] >= baseline["metrics"]["top1"] - 0.02
     assert 3.0 <= baseline["size_bytes"] / quantized["size_bytes"] <= 4.5
+    if strategy == "tflite_int8":  # a user's model: its fp32 .tflite goes through the calibration search
+        quantize = outcome.plan.node("quantize")
+        assert quantize.pass_name == "tf.quantize_file" and quantize.inputs["model"] == "convert"
+        search = quantized["model"]["quantization"]["calibration_search"]
+        assert [c["status"] for c in search["candidates"]] == ["ok"] * 5
+        assert quantized["model"]["calibration"]["chosen_by"] == "calibration search"
 
 
 def test_a_user_tflite_file_is_benchmarked_as_is(

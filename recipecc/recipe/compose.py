@@ -33,6 +33,7 @@ from recipecc.recipe.schema import QuantConfig, RecipeConfig, TargetConfig
 __all__ = [
     "GROUPS",
     "compose_recipe",
+    "describe_replacements",
     "group_options",
     "hydra_context",
     "list_groups",
@@ -129,7 +130,7 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
     check_known_keys(cfg)
     check_no_resolvers(cfg)
     check_cli_only(cfg, OmegaConf.structured(RecipeConfig), overrides)
-    _describe_replacements(cfg, overrides)
+    describe_replacements(cfg, overrides)
     return cfg
 
 
@@ -137,7 +138,7 @@ def compose_recipe(overrides: Sequence[str] = ()) -> DictConfig:
 _REPLACING_KEYS = ("model", "model.arch", "model.path", "dataset", "strategy")
 
 
-def _describe_replacements(cfg: DictConfig, overrides: Sequence[str]) -> None:
+def describe_replacements(cfg: DictConfig, overrides: Sequence[str]) -> None:
     """A named recipe's description describes its own model, data and strategy: when the command line replaces one
     of them (``recipe=digits_prune_quant model=file model.path=x.tflite strategy=int8``, or no ``recipe=`` at all and
     the default recipe underneath), the recorded description says so instead of describing a run that did not

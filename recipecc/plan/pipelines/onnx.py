@@ -110,7 +110,8 @@ class _Prepared:
     nodes: dict[tuple[str, bool], str] = field(default_factory=dict)
 
 
-def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
+def _require_onnx_file(b: PlanBuilder) -> None:
+    """Refuse a file ONNX Runtime cannot read, before the data check reads it as if it were ONNX."""
     model = b.recipe.model
     assert model.path is not None
     fmt = detect_format(model.path, model.format)
@@ -122,6 +123,12 @@ def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
             value=fmt,
             valid=f"an .onnx file or a Paddle inference model, or {targets_reading(fmt)}",
         )
+
+
+def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
+    model = b.recipe.model
+    assert model.path is not None
+    _require_onnx_file(b)
     params: dict[str, object] = {
         "path": str(Path(model.path).expanduser().resolve()),
         "fingerprint": fingerprint_path(model.path),
@@ -367,6 +374,7 @@ def build(b: PlanBuilder, runtime: Runtime) -> None:
         data = data_node(b, model_input(model, "paddle"))
         stages = _paddle_stages(b, data)
     elif model.arch == "file":
+        _require_onnx_file(b)
         data = data_node(b, model_input(model, "onnx", recipe.dataset.layout))
         stages = _file_stages(b, data)
         if strategy.prune is not None:
