@@ -142,8 +142,11 @@ def search_calibration(
         return source if path is None else path.read_bytes()
 
     def outputs(path: Path | None, images: NDArray[Any]) -> NDArray[Any]:
+        """First output on ``images``; maps as (N, C, H, W), the layout the task layer's measures read (TFLite
+        models give (N, H, W, C): scored as is, a probability map would be taken for a class map over H)."""
         runner = _Runner(model(path), delegate)
-        return np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
+        result = np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
+        return result.transpose(0, 3, 1, 2) if result.ndim == 4 else result
 
     def latency(path: Path | None, images: NDArray[Any]) -> float:
         runner = _Runner(model(path), delegate)
