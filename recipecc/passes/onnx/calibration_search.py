@@ -35,11 +35,13 @@ def _session(path: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _outputs(path: Path, input_name: str, images: NDArray[Any], batch: int) -> NDArray[Any]:
-    """First outputs on ``images``, fed in the model's batch size."""
+def _outputs(path: Path, input_name: str, images: NDArray[Any], batch: int, channels_last: bool) -> NDArray[Any]:
+    """First outputs on ``images``, fed in the model's batch size; maps as (N, C, H, W), the layout the task
+    layer's measures read (a model fed NHWC images, e.g. a converted Keras one, gives (N, H, W, C) maps)."""
     session = _session(path)
     chunks = [images[i : i + batch] for i in range(0, len(images) - batch + 1, batch)]
-    return np.concatenate([session.run(None, {input_name: chunk})[0] for chunk in chunks])
+    result: NDArray[Any] = np.concatenate([session.run(None, {input_name: chunk})[0] for chunk in chunks])
+    return np.asarray(result.transpose(0, 3, 1, 2)) if channels_last and result.ndim == 4 else result
 
 
 def _latency(path: Path, input_name: str, images: NDArray[Any], batch: int) -> float:
@@ -61,6 +63,7 @@ def search_calibration(
     timed: int,
     batch: int = 1,
     per_channel_choices: tuple[bool, ...] = (True, False),
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     """Quantize with every candidate (``quantize(candidate, path)``), score each, time the best few, keep the
     selected one at ``out``.
@@ -73,7 +76,7 @@ def search_calibration(
         calibration=calibration,
         held_out=held_out,
         quantize=quantize,
-        outputs=lambda path, images: _outputs(path or source, input_name, images, batch),
+        outputs=lambda path, images: _outputs(path or source, input_name, images, batch, channels_last),
         latency=lambda path, images: _latency(path or source, input_name, images, batch),
         timed=timed,
         batch=batch,

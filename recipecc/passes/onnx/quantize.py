@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from numpy.typing import NDArray
 
-from recipecc.passes.base import PassContext, PassFailure
+from recipecc.passes.base import PassContext, PassFailure, read_artifact
 from recipecc.passes.calibration_search import split_for_search
 from recipecc.passes.data.arrays import load_split
 from recipecc.passes.onnx.calibration_search import search_calibration
@@ -220,6 +220,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
                     ),
                     timed=int(p["timed_candidates"]),
                     batch=fixed or 1,
+                    channels_last=read_artifact(ctx.input("data")).get("layout") == "NHWC",
                 )
                 shutil.rmtree(ranges_dir, ignore_errors=True)
                 search["activation_ranges"] = (

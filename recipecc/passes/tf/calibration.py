@@ -145,8 +145,8 @@ def search_calibration(
         """First output on ``images``; maps as (N, C, H, W), the layout the task layer's measures read (TFLite
         models give (N, H, W, C): scored as is, a probability map would be taken for a class map over H)."""
         runner = _Runner(model(path), delegate)
-        result = np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
-        return result.transpose(0, 3, 1, 2) if result.ndim == 4 else result
+        result: NDArray[Any] = np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
+        return np.asarray(result.transpose(0, 3, 1, 2)) if result.ndim == 4 else result
 
     def latency(path: Path | None, images: NDArray[Any]) -> float:
         runner = _Runner(model(path), delegate)
