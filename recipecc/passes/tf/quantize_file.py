@@ -180,6 +180,16 @@ def _describe(prepared: dict[str, Any], ops: dict[str, dict[str, int]], left_flo
     return text
 
 
+def _quantized(engine: Any, calibration: dict[str, Any] | None, file_name: str) -> bytes:
+    """The flatbuffer ai-edge-quantizer writes with ``calibration`` (None: recipes without activation ranges)."""
+    try:
+        with quiet_native_stderr():
+            result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
+    except Exception as exc:
+        raise PassFailure(f"ai-edge-quantizer could not quantize {file_name} ({type(exc).__name__}: {exc})") from exc
+    return bytes(result.quantized_model)
+
+
 def _quantize_static(
     ctx: PassContext, engine: Any, flatbuffer: bytes, signature: str, file_name: str, facts: dict[str, Any]
 ) -> bytes:
@@ -208,14 +218,7 @@ def _quantize_static(
         calibration, kept = calibration_for(own, observed, method)
         if kept:
             facts.setdefault("ranges_kept_minmax", {})[method] = kept
-        try:
-            with quiet_native_stderr():
-                result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
-        except Exception as exc:
-            raise PassFailure(
-                f"ai-edge-quantizer could not quantize {file_name} ({type(exc).__name__}: {exc})"
-            ) from exc
-        return bytes(result.quantized_model)
+        return _quantized(engine, calibration, file_name)
 
     calibration_facts: dict[str, Any] = {"images": len(samples), "origin": origin, "per_channel_weights": True}
     if algo == "auto":
@@ -275,14 +278,7 @@ def run(ctx: PassContext) -> dict[str, Any]:
     if engine.need_calibration:
         quantized = _quantize_static(ctx, engine, flatbuffer, signature, source.name, facts)
     else:
-        try:
-            with quiet_native_stderr():
-                result = engine.quantize(None, enable_progress_bar=False, enable_progress_report=False)
-        except Exception as exc:
-            raise PassFailure(
-                f"ai-edge-quantizer could not quantize {source.name} ({type(exc).__name__}: {exc})"
-            ) from exc
-        quantized = bytes(result.quantized_model)
+        quantized = _quantized(engine, None, source.name)
     if prepared.get("sparse_weights") and mode == "static":  # the source stored its weights sparse: so does int8
         resparse, counts = store_weights_sparse(quantized)
         stored: dict[str, Any] = dict(counts)
