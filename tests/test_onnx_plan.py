@@ -187,8 +187,6 @@ def test_a_users_paddle_inference_model_is_imported_then_converted(tmp_path: Pat
          "target=pc_xnnpack"),
         (("target=host", "strategy.quant.onnx.format=qoperator"), "strategy.quant.onnx.format", "target=host_ort"),
         (("target=host", "strategy.quant.exclude_nodes=[head*]"), "strategy.quant.exclude_nodes", "ONNX Runtime"),
-        (("recipe=digits_tflite_smoke", "strategy.quant.algo=entropy"), "strategy.quant.algo",
-         "TFLite has no entropy"),
         (("recipe=digits_tflite_smoke", "strategy.quant.algo=avg"), "strategy.quant.algo", "PaddleSlim's name"),
         (("recipe=digits_tflite_smoke", "strategy.quant.onnx.activation_type=int8"),
          "strategy.quant.onnx.activation_type", "target=host_ort"),

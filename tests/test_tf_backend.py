@@ -211,7 +211,7 @@ def test_user_model_files_load_convert_and_benchmark(
         quantize = outcome.plan.node("quantize")
         assert quantize.pass_name == "tf.quantize_file" and quantize.inputs["model"] == "convert"
         search = quantized["model"]["quantization"]["calibration_search"]
-        assert [c["status"] for c in search["candidates"]] == ["ok"] * 5
+        assert [c["status"] for c in search["candidates"]] == ["ok"] * 6
         assert quantized["model"]["calibration"]["chosen_by"] == "calibration search"
 
 

@@ -80,7 +80,7 @@ def test_default_int8_of_a_tflite_file_finds_ranges_that_keep_the_map(setup: dic
     minmax = run(setup, tmp_path / "minmax", "strategy.quant.algo=minmax")
     search = int8(default)["model"]["quantization"]["calibration_search"]
     rows = {c["algo"]: c for c in search["candidates"]}
-    assert list(rows) == ["minmax", "percentile-99.9", "percentile-99.99", "percentile-99.999", "mse"]
+    assert list(rows) == ["minmax", "percentile-99.9", "percentile-99.99", "percentile-99.999", "mse", "entropy"]
     assert all(r["status"] == "ok" and r["per_channel"] for r in rows.values())
     # the failure shape, in the recorded fidelity on held-out images (measured here: IoU minmax 0.41,
     # percentile-99.9 0.62; cosine 0.77 and 0.87)
@@ -123,7 +123,12 @@ def test_percentile_and_mse_ranges_on_known_distributions() -> None:
     gaussian.add(rng.randn(1_000_000))
     lo, hi = clip_range(gaussian, "mse")
     assert 3.0 < hi < 4.9 and -4.9 < lo < -3.0, (lo, hi)
+    # entropy (KL): clips a ReLU'd Gaussian well inside its extent, keeps at least 1/16 of it (128 of 2048 bins)
+    relu = LogHistogram()
+    relu.add(np.maximum(rng.randn(1_000_000), 0))
+    lo, hi = clip_range(relu, "entropy")
+    assert lo == 0 and 1.5 < hi < 3.5, hi
     # only zeros: a range of zeros, not an error
     empty = LogHistogram()
     empty.add(np.zeros(5))
-    assert clip_range(empty, "percentile-99.99") == (0.0, 0.0) and clip_range(empty, "mse") == (0.0, 0.0)
+    assert all(clip_range(empty, m) == (0.0, 0.0) for m in ("percentile-99.99", "mse", "entropy", "extent"))

@@ -9,6 +9,9 @@ a few outliers and the thresholded map falls apart. This module turns observed a
   pytorch-quantization and TensorRT calibrators try 99.9, 99.99 and 99.999; ONNX Runtime defaults to 99.999).
 - ``mse``: the range ``[alpha * lo, alpha * hi]`` that minimises the expected squared error of the 8-bit
   quantization, clipping error outside the range and a uniform rounding error (step squared / 12) inside it.
+- ``entropy``: the magnitude threshold whose 128-level quantization keeps the distribution closest to the float one
+  (KL divergence over a 2048-bin linear histogram of magnitudes): TensorRT's entropy calibrator, ONNX Runtime's
+  Entropy, PaddleSlim's KL.
 - ``extent``: the observed minimum and maximum (what plain min/max calibration would take, for comparison).
 
 Why a histogram of log2 of the magnitude, per sign, rather than linear bins: the outliers that break min/max are
@@ -39,7 +42,12 @@ _BINS = OCTAVES * BINS_PER_OCTAVE
 DEFAULT_PERCENTILE = 99.99
 SEARCH_PERCENTILES = (99.9, 99.99, 99.999)
 #: range methods this module computes (``percentile-<p>`` for any ``p``)
-RANGE_METHODS = ("extent", "percentile", "mse")
+RANGE_METHODS = ("extent", "percentile", "mse", "entropy")
+#: the entropy (KL) method's linear histogram, quantized levels and window step, as in TensorRT's calibrator
+#: (2048 bins, 128 levels); windows every 8 bins instead of every bin (240 instead of 1920 divergences per tensor)
+ENTROPY_BINS = 2048
+ENTROPY_LEVELS = 128
+ENTROPY_STRIDE = 8
 #: range shrink factors the MSE method tries: 1 down to 2^-30 in steps of 2^-0.1
 _MSE_FACTORS = 2.0 ** (-np.arange(301) / 10)
 _LEVELS = 255  # an 8-bit range has 255 steps
@@ -133,14 +141,65 @@ def _mse_range(histogram: LogHistogram, lo: float, hi: float) -> tuple[float, fl
     return float(low[best]), float(high[best])
 
 
+def _linear_magnitudes(histogram: LogHistogram, largest: float) -> NDArray[np.float64]:
+    """The magnitudes' counts in ``ENTROPY_BINS`` equal bins over ``[0, largest]`` (each log bin's count goes to the
+    linear bin holding its geometric centre; values below the log window are zeros, in the first bin)."""
+    edges = histogram.edges()
+    centers = np.sqrt(edges[:-1] * edges[1:])
+    index = np.minimum((centers / largest * ENTROPY_BINS).astype(np.int64), ENTROPY_BINS - 1)
+    linear = np.bincount(index, weights=histogram.positive + histogram.negative, minlength=ENTROPY_BINS)
+    linear[0] += histogram.zeros
+    return np.asarray(linear, dtype=np.float64)
+
+
+def _kl_divergence(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    """KL(p || q) of two count vectors, with q's empty bins where p has mass given a small share (as the TensorRT,
+    ONNX Runtime and PaddleSlim calibrators smooth)."""
+    p, q = p / p.sum(), q / q.sum()
+    q = np.where((q == 0) & (p > 0), 1e-4 / max(1, int(p.size)), q)
+    mask = p > 0
+    return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
+
+
+def _entropy_range(histogram: LogHistogram, lo: float, hi: float) -> tuple[float, float]:
+    """The magnitude threshold that keeps the int8 distribution closest to the float one (KL divergence), as
+    TensorRT's entropy calibrator, ONNX Runtime's Entropy and PaddleSlim's KL choose it: over a linear histogram of
+    magnitudes, every window of at least ``ENTROPY_LEVELS`` bins is merged into ``ENTROPY_LEVELS`` levels and
+    compared with the window whose outliers are clipped into its last bin. The range is clipped at that threshold
+    on both sides (an affine int8 range keeps its own sign extents within it)."""
+    largest = max(-lo, hi)
+    if largest <= 0:
+        return lo, hi
+    counts = _linear_magnitudes(histogram, largest)
+    best, threshold = np.inf, largest
+    for stop in range(ENTROPY_LEVELS, ENTROPY_BINS + 1, ENTROPY_STRIDE):
+        window = counts[:stop]
+        reference = window.copy()
+        reference[-1] += counts[stop:].sum()
+        if reference.sum() == 0:
+            continue
+        level = np.arange(stop) * ENTROPY_LEVELS // stop
+        merged = np.bincount(level, weights=window, minlength=ENTROPY_LEVELS)
+        occupied = np.bincount(level, weights=window > 0, minlength=ENTROPY_LEVELS)
+        expanded = np.where(window > 0, merged[level] / np.maximum(occupied[level], 1), 0.0)
+        if expanded.sum() == 0:
+            continue
+        divergence = _kl_divergence(reference, expanded)
+        if divergence < best:
+            best, threshold = divergence, stop / ENTROPY_BINS * largest
+    return max(lo, -threshold), min(hi, threshold)
+
+
 def clip_range(histogram: LogHistogram, method: str) -> tuple[float, float]:
-    """``(lo, hi)`` for ``method`` (``extent``, ``mse`` or ``percentile-<p>``); ``lo <= 0 <= hi``."""
+    """``(lo, hi)`` for ``method`` (``extent``, ``mse``, ``entropy`` or ``percentile-<p>``); ``lo <= 0 <= hi``."""
     edges = histogram.edges()
     lo, hi = -_side_extent(histogram.negative, edges), _side_extent(histogram.positive, edges)
     if method == "extent":
         return lo, hi
     if method == "mse":
         return _mse_range(histogram, lo, hi)
+    if method == "entropy":
+        return _entropy_range(histogram, lo, hi)
     if method.startswith("percentile-"):
         p = float(method.removeprefix("percentile-"))
         outside = histogram.total * (100.0 - p) / 100.0
@@ -148,4 +207,4 @@ def clip_range(histogram: LogHistogram, method: str) -> tuple[float, float]:
             -_side_percentile(histogram.negative, edges, outside),
             _side_percentile(histogram.positive, edges, outside),
         )
-    raise ValueError(f"unknown range method '{method}'; valid: extent, mse, percentile-<p>")
+    raise ValueError(f"unknown range method '{method}'; valid: extent, mse, entropy, percentile-<p>")

@@ -8,8 +8,8 @@
 - ``strategy.quant.algo`` (neutral: auto, minmax, percentile, entropy, mse, search) becomes each backend's
   calibration method (``CALIBRATION``): on Paddle ``strategy.quant.paddle.algo`` (auto: below, minmax -> abs_max,
   percentile -> hist, entropy -> KL, mse -> mse); ONNX Runtime's MinMax, Percentile, Entropy (auto: the
-  calibration search); on TFLite the converter's min/max, or ai-edge-quantizer with min/max, percentile or MSE
-  ranges (auto: the search for a user's model file, min/max through the converter for built-in architectures).
+  calibration search); on TFLite the converter's min/max, or ai-edge-quantizer with min/max, percentile, MSE or
+  entropy ranges (auto: the search for a user's model file, min/max through the converter for built-in architectures).
   ``search`` calibrates with each of the backend's methods, scores every candidate against fp32 and keeps the best
   (ONNX Runtime; Paddle Inference on this machine; TFLite): ``passes/calibration_search.py``. A method a backend
   does not have is a plan error naming the ones it has.
@@ -38,7 +38,6 @@ from recipecc.recipe.schema import QuantConfig
 __all__ = [
     "AUTO",
     "CALIBRATION",
-    "CALIBRATION_GAPS",
     "SEARCH",
     "SEARCH_TIMED_CANDIDATES",
     "calibration_method",
@@ -60,14 +59,7 @@ SEARCH_TIMED_CANDIDATES = 3
 CALIBRATION: dict[str, dict[str, str]] = {
     "paddle": {"minmax": "abs_max", "percentile": "hist", "entropy": "KL", "mse": "mse"},
     "onnx": {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"},
-    "tf": {"minmax": "min/max", "percentile": "percentile", "mse": "mse"},
-}
-
-
-#: why a backend lacks a neutral method (said when one is asked for)
-CALIBRATION_GAPS = {
-    "tf": "the TFLite converter and ai-edge-quantizer 0.10 compute min/max ranges only; recipecc adds percentile and "
-    "MSE ranges from histograms of the activations (passed to ai-edge-quantizer), but no entropy/KL search",
+    "tf": {"minmax": "min/max", "percentile": "percentile", "entropy": "entropy", "mse": "mse"},
 }
 
 
@@ -139,8 +131,7 @@ def check_backend_knobs(b: PlanBuilder, runtime: Runtime, quant: QuantConfig, ke
         return
     if methods is not None and quant.algo != AUTO and quant.algo not in methods:
         raise RecipeError(
-            f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration"
-            + (f" ({CALIBRATION_GAPS[runtime.backend]})" if runtime.backend in CALIBRATION_GAPS else ""),
+            f"{key}.algo = '{quant.algo}': {_backend_of(runtime)} has no {quant.algo} calibration",
             key=f"{key}.algo",
             value=quant.algo,
             valid=[AUTO, *methods],

@@ -6,10 +6,10 @@ directly. Modes (``strategy.quant.mode`` -> ai-edge-quantizer recipe):
 
 - ``ptq_static`` -> ``static_wi8_ai8``: int8 weights (per channel, symmetric) and int8 activations (per tensor),
   calibrated by running the float model on calibration inputs (``algo``: ``minmax`` is the quantizer's own moving
-  average of min/max; ``percentile`` and ``mse`` are clipped ranges from histograms, ``passes/tf/calibration.py``;
-  ``auto`` is the calibration search over them, for models recipecc did not build); ``io_type: float`` (default)
-  keeps float inputs and outputs (the quantizer's INPUT/OUTPUT ops are left unquantized, so a QUANTIZE /
-  DEQUANTIZE pair sits at each end), ``io_type: int8`` makes them int8.
+  average of min/max; ``percentile``, ``mse`` and ``entropy`` are clipped ranges from histograms,
+  ``passes/tf/calibration.py``; ``auto`` is the calibration search over them, for models recipecc did not build);
+  ``io_type: float`` (default) keeps float inputs and outputs (the quantizer's INPUT/OUTPUT ops are left
+  unquantized, so a QUANTIZE / DEQUANTIZE pair sits at each end), ``io_type: int8`` makes them int8.
 - ``ptq_dynamic`` -> ``dynamic_wi8_afp32``: int8 weights, activations quantized on the fly by the kernels.
 - ``weight_only`` -> ``weight_only_wi8_afp32``: int8 weights expanded to float at load time; smaller file, float
   compute.
@@ -253,6 +253,8 @@ def _described(method: str) -> str:
         return "min/max (ai-edge-quantizer: moving average 0.95 of each input's min/max)"
     if method == "mse":
         return "mse (range minimising the 8-bit quantization error, from histograms)"
+    if method == "entropy":
+        return "entropy (KL-divergence threshold over 128 levels, from histograms)"
     return f"percentile {method.removeprefix('percentile-')} (clipped range, from histograms)"
 
 

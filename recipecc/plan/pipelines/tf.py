@@ -225,8 +225,8 @@ def _check_strategy(b: PlanBuilder, fmt: str) -> None:
                 + (
                     f"; algo auto -> min/max for the built-in architecture '{b.recipe.model.arch}' (the same on every "
                     "run of the recipes compared with reference rows); strategy.quant.algo=search scores min/max, "
-                    "percentile and MSE ranges for this model with ai-edge-quantizer (user model files get that "
-                    "search by default)"
+                    "percentile, MSE and entropy ranges for this model with ai-edge-quantizer (user model files get "
+                    "that search by default)"
                     if quant.algo == AUTO
                     else ""
                 ),
@@ -297,7 +297,8 @@ def _check_file_quant(b: PlanBuilder) -> None:
 
 
 def _file_algo(b: PlanBuilder) -> str:
-    """The calibration ``tf.quantize_file`` runs: ``auto`` (the search), ``minmax``, ``percentile`` or ``mse``."""
+    """The calibration ``tf.quantize_file`` runs: ``auto`` (the search), or one of minmax, percentile, mse,
+    entropy."""
     quant = b.recipe.strategy.quant
     assert quant is not None
     return AUTO if quant.algo == SEARCH else quant.algo
@@ -311,14 +312,18 @@ def _calibration_words(b: PlanBuilder) -> str:
     if algo == AUTO:
         return (
             f"calibration chosen for this model over {images} calibration inputs: ai-edge-quantizer's min/max "
-            "(moving average 0.95), percentile 99.9 / 99.99 / 99.999 and MSE ranges from histograms, with "
+            "(moving average 0.95), percentile 99.9 / 99.99 / 99.999, MSE and entropy ranges from histograms, with "
             "per-channel weights, scored against fp32 on training images calibration did not see (cosine; with IoU "
             f"for dense maps); the {SEARCH_TIMED_CANDIDATES} best-scoring and fp32 are timed at 1 thread and the "
             "best-scoring one faster than fp32 is kept (all candidates in the report)"
         )
     if algo == "minmax":
         return f"activation ranges from a moving average (0.95) of each of {images} calibration inputs' min/max"
-    what = "the 99.99 percentile" if algo == "percentile" else "the range minimising the 8-bit error"
+    what = {
+        "percentile": "the 99.99 percentile",
+        "mse": "the range minimising the 8-bit error",
+        "entropy": "the KL-divergence threshold",
+    }[algo]
     return f"activation ranges clipped at {what} of histograms over {images} calibration inputs"
 
 
@@ -329,7 +334,9 @@ def _searches_or_clips(b: PlanBuilder, fmt: str) -> bool:
     quant = b.recipe.strategy.quant
     if fmt == "tflite" or quant is None or quant.mode != "ptq_static":
         return False
-    return quant.algo in (SEARCH, "percentile", "mse") or (quant.algo == AUTO and b.recipe.model.arch == "file")
+    return quant.algo in (SEARCH, "percentile", "mse", "entropy") or (
+        quant.algo == AUTO and b.recipe.model.arch == "file"
+    )
 
 
 def _check_custom_ops(b: PlanBuilder) -> None:
