@@ -9,8 +9,9 @@ histograms into clipped ranges (``percentile-<p>``, ``mse``) in the shape of the
 The search (``algo: auto`` for a user's model) tries ai-edge-quantizer's min/max, three percentiles, MSE and entropy
 (KL) with per-channel weights and lets ``passes/calibration_search.py`` score, time and choose, as on ONNX Runtime
 and Paddle. Per-tensor weights are not candidates: XNNPACK ran them no faster than per-channel ones on three
-MediaPipe models (1 thread, this AVX2 host: hand_landmark_lite 6.09 vs 5.98 ms, face_detection_short_range 1.960
-vs 1.959 ms, palm_detection_lite 12.64 vs 12.52 ms), so they could only lose fidelity.
+MediaPipe models (1 thread, this AVX2 host with a CI run beside it: hand_landmark_lite 6.09 vs 5.98 ms,
+face_detection_short_range 1.960 vs 1.959 ms, palm_detection_lite 12.64 vs 12.52 ms), so they could only lose
+fidelity.
 """
 
 from __future__ import annotations
