@@ -57,12 +57,17 @@ def histograms(
     with quiet_native_stderr():
         interpreter = litert.create_tfl_interpreter(flatbuffer, num_threads=1, preserve_all_tensors=True)
     subgraph = litert.get_signature_main_subgraph_index(interpreter, signature)
+    # the activations only, read the way the quantizer's calibrator reads them (not every weight copied per input)
+    details = [
+        detail
+        for detail in interpreter.get_tensor_details(subgraph)
+        if detail["name"] in wanted and np.all(detail["shape"]) and np.issubdtype(detail["dtype"], np.floating)
+    ]
     result: dict[str, LogHistogram] = {}
     for sample in samples:
         litert.invoke_interpreter_signature(interpreter, sample, signature)
-        for name, content in litert.get_tensor_name_to_content_map(interpreter, subgraph).items():
-            if name in wanted and np.issubdtype(np.asarray(content).dtype, np.floating):
-                result.setdefault(name, LogHistogram()).add(content)
+        for detail in details:
+            result.setdefault(detail["name"], LogHistogram()).add(litert.get_tensor_data(interpreter, detail, subgraph))
     return result
 
 
