@@ -15,7 +15,7 @@ from recipecc.bench.results import _compare, contention_sentences
 from recipecc.bench.timing import CONTENDED_SHARE, measure_latency
 from recipecc.engine import run_recipe
 from recipecc.recipe import compose_recipe, validate_recipe
-from recipecc.report.formatting import size_change
+from recipecc.report.formatting import size_change, speed
 
 
 def test_size_change_never_calls_a_larger_file_smaller() -> None:
@@ -109,3 +109,8 @@ def test_a_contended_stage_gets_the_comparison_by_cpu_time_from_its_own_rows() -
     stages[0]["latency"] = [_row(60.0, 15.0, 0.3)]
     said = contention_sentences(stages)
     assert len(said) == 2 and "compared with a baseline that ran on the CPU 30%" in said[1]
+
+
+def test_a_speed_ratio_that_rounds_to_one_is_not_called_slower() -> None:
+    assert speed(0.996) == "same speed (1.00x)" and speed(1.004) == "same speed (1.00x)"
+    assert speed(0.75) == "1.33x SLOWER" and speed(2.1) == "2.10x faster" and speed(None) == ""

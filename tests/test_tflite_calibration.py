@@ -4,8 +4,9 @@ The model has the failure shape of a real text detector, as a ``.tflite`` file a
 separate process: TensorFlow never runs in pytest's): conv -> x*1.5 -> exp -> conv -> sigmoid, a probability map
 behind log-normal activations. ai-edge-quantizer's own calibration (a moving average of each input's min/max)
 spends the int8 range of the exp and the last convolution on a few outliers, and the thresholded map falls apart;
-a clipped range (percentile, entropy) keeps it. ``strategy=int8`` (``algo: auto``) on a TFLite target must find that, report
-every candidate and time only the best-scoring three. The range arithmetic is checked on known distributions.
+a clipped range (percentile, entropy) keeps it. ``strategy=int8`` (``algo: auto``) on a TFLite target must find
+that, report every candidate and time only the best-scoring three. The range arithmetic is checked on known
+distributions.
 """
 
 from __future__ import annotations

@@ -101,7 +101,8 @@ def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top
         ),
         "size_ratio": baseline["size_bytes"] / stage["size_bytes"] if stage["size_bytes"] else None,
         "speedup": speedup,
-        "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0),
+        # slower by at least 0.5%: what rounds to 1.00x is reported as the same speed (report/formatting.py)
+        "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0 and round(1 / s, 2) > 1.0),
         **({"speedup_cpu": cpu} if (cpu := _cpu_speedup(stage, baseline)) else {}),
     }
 

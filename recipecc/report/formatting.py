@@ -36,9 +36,12 @@ def size_change(ratio: float | None) -> str:
 
 
 def speed(speedup: float | None) -> str:
-    """A speed-up against the baseline in words that cannot be misread: ``2.10x faster`` / ``1.32x slower``."""
+    """A speed-up against the baseline in words that cannot be misread: ``2.10x faster`` / ``1.32x SLOWER``, or
+    ``same speed (1.00x)`` when the two round to equal (``1.00x SLOWER`` read as a loss that is not there)."""
     if speedup is None:
         return ""
+    if round(speedup, 2) == 1.0 or round(1 / speedup, 2) == 1.0:
+        return "same speed (1.00x)"
     if speedup >= 1.0:
         return f"{speedup:.2f}x faster"
     return f"{1 / speedup:.2f}x SLOWER"
