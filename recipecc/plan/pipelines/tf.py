@@ -4,9 +4,12 @@
                         \\-> prune (tfmot, finetune, strip) -> convert.pruned -> bench.pruned
             last Keras model -> quantize (convert: int8 | dynamic | fp16)  -> bench.<stage>
                              \\-> qat (tfmot quantize_model -> int8 .tflite) -> bench.qat
+            last fp32 .tflite -> quantize (quantize_file: static int8)    -> bench.<stage>
 
 A user's ``.tflite`` file is the baseline itself; the TFLite converter cannot start from it, so its int8 stage
-comes from ai-edge-quantizer (``tf.quantize_file``: static with calibration, dynamic, or weight-only int8).
+comes from ai-edge-quantizer (``tf.quantize_file``: static with calibration, dynamic, or weight-only int8). Static
+int8 whose calibration the converter cannot do (the calibration search, the default for a user's model file;
+percentile, MSE, entropy) also goes through ai-edge-quantizer, from the last fp32 ``.tflite`` (``_searches_or_clips``).
 Stage names: baseline, pruned, int8 / pruned+int8, fp16, dynamic, weight-only, qat (prefixed ``pruned+`` after
 pruning).
 """
@@ -330,7 +333,7 @@ def _calibration_words(b: PlanBuilder) -> str:
 def _searches_or_clips(b: PlanBuilder, fmt: str) -> bool:
     """Whether static int8 of a Keras model / SavedModel goes through ai-edge-quantizer from the fp32 ``.tflite``
     instead of the converter's int8: the calibration search (``auto`` for a user's model file, ``search``) and the
-    clipped ranges (``percentile``, ``mse``) exist only there; the converter has min/max only."""
+    clipped ranges (``percentile``, ``mse``, ``entropy``) exist only there; the converter has min/max only."""
     quant = b.recipe.strategy.quant
     if fmt == "tflite" or quant is None or quant.mode != "ptq_static":
         return False
