@@ -193,7 +193,7 @@ def _quantized(engine: Any, calibration: dict[str, Any] | None, file_name: str) 
 def _quantize_static(
     ctx: PassContext, engine: Any, flatbuffer: bytes, signature: str, file_name: str, facts: dict[str, Any]
 ) -> bytes:
-    """Calibrate and quantize: ai-edge-quantizer's min/max, ranges from histograms (``percentile``, ``mse``), or
+    """Calibrate and quantize: ai-edge-quantizer's min/max, ranges from histograms (percentile, mse, entropy), or
     the calibration search (``auto``); the calibration facts go into ``facts``."""
     p = ctx.params
     algo = str(p.get("algo", MINMAX))
