@@ -33,6 +33,7 @@ from recipecc.passes.activation_ranges import (
 )
 from recipecc.passes.calibration_search import Candidate, median_ms, run_search
 from recipecc.passes.quiet import quiet_native_stderr
+from recipecc.passes.tf.interpreter import TFLiteModel
 
 __all__ = ["MINMAX", "SEARCH_METHODS", "calibration_for", "histograms", "method_of", "search_calibration"]
 
@@ -93,40 +94,6 @@ def calibration_for(
     return result, kept
 
 
-class _Runner:
-    """One LiteRT interpreter at 1 thread on a model file (``delegate``: xnnpack, LiteRT's default, or none)."""
-
-    def __init__(self, model: bytes, delegate: str) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        resolver = OpResolverType.AUTO if delegate == "xnnpack" else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        with quiet_native_stderr():
-            self.interpreter = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=resolver)
-            self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-
-    def __call__(self, image: NDArray[Any]) -> NDArray[Any]:
-        self.interpreter.set_tensor(self.input["index"], _to_input(image, self.input))
-        self.interpreter.invoke()
-        return _from_output(self.interpreter.get_tensor(self.output["index"]), self.output)
-
-
-def _to_input(image: NDArray[Any], detail: dict[str, Any]) -> NDArray[Any]:
-    if detail["dtype"] == np.float32:
-        return np.asarray(image, dtype=np.float32)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(detail["dtype"])
-    return np.asarray(np.clip(np.round(image / scale + zero), info.min, info.max).astype(detail["dtype"]))
-
-
-def _from_output(value: NDArray[Any], detail: dict[str, Any]) -> NDArray[Any]:
-    if detail["dtype"] == np.float32:
-        return np.array(value)
-    scale, zero = detail["quantization"]
-    return np.asarray((value.astype(np.float32) - zero) * scale)
-
-
 def _write(path: Path, flatbuffer: bytes) -> None:
     path.write_bytes(flatbuffer)
 
@@ -145,19 +112,20 @@ def search_calibration(
     """Quantize with every method in ``SEARCH_METHODS`` (``quantize(method)`` -> flatbuffer), score each against
     the float model on ``held_out``, time the best ``timed`` and keep the selected one at ``out``; the record."""
 
-    def model(path: Path | None) -> bytes:
-        return source if path is None else path.read_bytes()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    fp32 = work_dir / "fp32.tflite"  # the prepared float model (a signature added, weights folded, ...)
+    fp32.write_bytes(source)
 
     def outputs(path: Path | None, images: NDArray[Any]) -> NDArray[Any]:
         """First output on ``images``; maps as (N, C, H, W), the layout the task layer's measures read (TFLite
         models give (N, H, W, C): scored as is, a probability map would be taken for a class map over H)."""
-        runner = _Runner(model(path), delegate)
-        result: NDArray[Any] = np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
+        model = TFLiteModel(path or fp32, 1, delegate)
+        result: NDArray[Any] = np.concatenate([model(images[i : i + 1]) for i in range(len(images))])
         return np.asarray(result.transpose(0, 3, 1, 2)) if result.ndim == 4 else result
 
     def latency(path: Path | None, images: NDArray[Any]) -> float:
-        runner = _Runner(model(path), delegate)
-        return median_ms(lambda: runner(images[:1]))
+        model = TFLiteModel(path or fp32, 1, delegate)
+        return median_ms(lambda: model(images[:1]))
 
     record, chosen = run_search(
         candidates=[Candidate(method, True) for method in SEARCH_METHODS],
