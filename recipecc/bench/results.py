@@ -20,6 +20,7 @@ from recipecc.bench.facts import describe_run, measurement_sentences
 from recipecc.bench.latency_table import latency_table
 from recipecc.bench.search_config import applied_config
 from recipecc.metrics.drop import metric_drop
+from recipecc.metrics.speed import same_speed
 from recipecc.plan.graph import Plan
 from recipecc.tasks import TASKS
 
@@ -101,8 +102,7 @@ def _compare(stage: dict[str, Any], baseline: dict[str, Any], metric: str = "top
         ),
         "size_ratio": baseline["size_bytes"] / stage["size_bytes"] if stage["size_bytes"] else None,
         "speedup": speedup,
-        # slower by at least 0.5%: what rounds to 1.00x is reported as the same speed (report/formatting.py)
-        "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0 and round(1 / s, 2) > 1.0),
+        "slower_than_baseline": sorted(int(t) for t, s in speedup.items() if s < 1.0 and not same_speed(s)),
         **({"speedup_cpu": cpu} if (cpu := _cpu_speedup(stage, baseline)) else {}),
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from recipecc.metrics.speed import same_speed
+
 __all__ = ["FILTERS", "human_size", "percent", "quality", "quality_delta", "signed_points", "size_change", "speed"]
 
 
@@ -40,7 +42,7 @@ def speed(speedup: float | None) -> str:
     ``same speed (1.00x)`` when the two round to equal (``1.00x SLOWER`` read as a loss that is not there)."""
     if speedup is None:
         return ""
-    if round(speedup, 2) == 1.0 or round(1 / speedup, 2) == 1.0:
+    if same_speed(speedup):
         return "same speed (1.00x)"
     if speedup >= 1.0:
         return f"{speedup:.2f}x faster"
