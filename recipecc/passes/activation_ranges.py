@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_PERCENTILE", "RANGE_METHODS", "LogHistogram", "clip_range", "percentile_method"]
+__all__ = ["DEFAULT_PERCENTILE", "SEARCH_PERCENTILES", "LogHistogram", "clip_range", "percentile_method"]
 
 OCTAVES = 40
 BINS_PER_OCTAVE = 128
@@ -41,8 +41,6 @@ _BINS = OCTAVES * BINS_PER_OCTAVE
 #: ``strategy.quant.algo=percentile`` (one method asked for by name); the search tries ``SEARCH_PERCENTILES``
 DEFAULT_PERCENTILE = 99.99
 SEARCH_PERCENTILES = (99.9, 99.99, 99.999)
-#: range methods this module computes (``percentile-<p>`` for any ``p``)
-RANGE_METHODS = ("extent", "percentile", "mse", "entropy")
 #: the entropy (KL) method's linear histogram, quantized levels and window step, as in TensorRT's calibrator
 #: (2048 bins, 128 levels); windows every 8 bins instead of every bin (240 instead of 1920 divergences per tensor)
 ENTROPY_BINS = 2048

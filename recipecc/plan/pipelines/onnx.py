@@ -126,9 +126,9 @@ def _require_onnx_file(b: PlanBuilder) -> None:
 
 
 def _file_stages(b: PlanBuilder, data: str) -> list[Stage]:
+    """The ONNX file's stages (``build`` has refused other formats with ``_require_onnx_file``)."""
     model = b.recipe.model
     assert model.path is not None
-    _require_onnx_file(b)
     params: dict[str, object] = {
         "path": str(Path(model.path).expanduser().resolve()),
         "fingerprint": fingerprint_path(model.path),
